@@ -5,4 +5,7 @@ d = { 'settings': { 'branch': 'main',
                 'doc_host': 'https://layerkd.github.io',
                 'git_url': 'https://github.com/layerkd/layerkd_nb',
                 'lib_path': 'layerkd_nb'},
-  'syms': {}}
+  'syms': { 'layerkd_nb.jsd': { 'layerkd_nb.jsd._check_distributions': ('jsd.html#_check_distributions', 'layerkd_nb/jsd.py'),
+                                'layerkd_nb.jsd._kl_to_mixture': ('jsd.html#_kl_to_mixture', 'layerkd_nb/jsd.py'),
+                                'layerkd_nb.jsd.jsd': ('jsd.html#jsd', 'layerkd_nb/jsd.py'),
+                                'layerkd_nb.jsd.to_distribution': ('jsd.html#to_distribution', 'layerkd_nb/jsd.py')}}}
