@@ -7,12 +7,12 @@ Docs: https://layerkd.github.io/layerkd_nb/jsd.html.md"""
 # %% auto #0
 __all__ = ['to_distribution', 'jsd']
 
-# %% ../nbs/03_jsd.ipynb #96bcbc9d
+# %% ../nbs/03_jsd.ipynb #42844eab
 import math
 import torch
 from torch import Tensor
 
-# %% ../nbs/03_jsd.ipynb #1affd96b
+# %% ../nbs/03_jsd.ipynb #1b74e094
 def to_distribution(x:Tensor, # any real tensor: map values
                     dim:int=-1, # the dimension that should sum to 1
                     eps:float=1e-12, # added to every |x| so that an all-zero map becomes uniform
@@ -21,14 +21,14 @@ def to_distribution(x:Tensor, # any real tensor: map values
     magnitude = x.abs() + eps
     return magnitude / magnitude.sum(dim, keepdim=True)
 
-# %% ../nbs/03_jsd.ipynb #a1897f1c
+# %% ../nbs/03_jsd.ipynb #38a47930
 def _kl_to_mixture(p:Tensor, mixture:Tensor, dim:int)->Tensor:
     "KL(p || mixture) along `dim`, with 0 log 0 = 0 and finite gradients"
     tiny = torch.finfo(p.dtype).tiny
     terms = p * (p.clamp_min(tiny).log() - mixture.clamp_min(tiny).log())
     return torch.where(p > 0, terms, torch.zeros_like(terms)).sum(dim)
 
-# %% ../nbs/03_jsd.ipynb #dd6ddc64
+# %% ../nbs/03_jsd.ipynb #2ac5bed5
 def _check_distributions(p:Tensor, q:Tensor, weights:tuple):
     if p.shape != q.shape:
         raise ValueError(f"jsd needs p and q of the same shape, got {tuple(p.shape)} and {tuple(q.shape)}; "
@@ -40,7 +40,7 @@ def _check_distributions(p:Tensor, q:Tensor, weights:tuple):
     if w1 < 0 or w2 < 0 or not math.isclose(w1 + w2, 1.0, abs_tol=1e-6):
         raise ValueError(f"jsd weights must be non-negative and sum to 1, got {weights}.")
 
-# %% ../nbs/03_jsd.ipynb #7cd6dc8e
+# %% ../nbs/03_jsd.ipynb #36491f08
 def jsd(p:Tensor, # distributions: non-negative, each slice along `dim` sums to 1
         q:Tensor, # same shape as `p`
         weights:tuple=(0.5, 0.5), # (w1, w2) of the mixture M = w1 p + w2 q; sum to 1
