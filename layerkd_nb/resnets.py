@@ -10,10 +10,12 @@ __all__ = ['STAGES', 'CifarResNet', 'resnet10', 'resnet18', 'resnet34', 'load_ch
            'match_layers']
 
 # %% ../nbs/01_resnets.ipynb #d1f6188d
+import pickle
 from pathlib import Path
 from typing import NamedTuple
 import torch
 from torch import nn
+from fastcore.foundation import L
 import torchvision
 from torchvision.models.resnet import BasicBlock, Bottleneck, conv1x1
 
@@ -87,7 +89,11 @@ def load_checkpoint(model:nn.Module, # the model to load into (architecture must
     "Load a state dict saved at `checkpoint` into `model`"
     path = Path(checkpoint)
     if not path.is_file(): raise FileNotFoundError(f"Checkpoint file not found: {path}. Pass the path of a file written by `torch.save`.")
-    state = torch.load(path, map_location='cpu')
+    try:
+        with torch.serialization.safe_globals([L]): state = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path} holds objects `torch.load` will not unpickle safely; save `model.state_dict()` "
+                         f"(or fastai's `Learner.save`) instead.\n{e}") from None
     if isinstance(state, dict):
         for k in ('model', 'state_dict'):
             if isinstance(state.get(k), dict): state = state[k]; break
@@ -182,7 +188,7 @@ def match_layers(student:nn.Module, # a ResNet-style model (possibly DDP/DataPar
             if found is None:
                 def shapes(cs): return ', '.join(dict.fromkeys(str(_shape(c)) for _,c in cs))
                 raise ValueError(
-                    f"Stage {j}: no student conv has the weight shape of a teacher conv.\n"
+                    f"Stage {j} ({'stem + ' if j == 1 else ''}{STAGES[j-1]}): no student conv has the weight shape of a teacher conv.\n"
                     f"  student ({type(_unwrap(student)).__name__}) conv shapes: {shapes(s_convs)}\n"
                     f"  teacher ({type(_unwrap(teacher)).__name__}) conv shapes: {shapes(t_convs)}\n"
                     "Use a student and teacher whose stages share a conv shape, e.g. the same `width`.")
