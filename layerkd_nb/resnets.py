@@ -61,15 +61,24 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 # %% ../nbs/01_resnets.ipynb #a473dbe1
-def resnet10(n_classes:int=10, width:int=64, checkpoint=None)->CifarResNet:
+def resnet10(n_classes:int=10, # outputs of the classifier
+             width:int=64, # channels of the stem; 64 in the paper, 8-16 for CPU runs
+             checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
+             )->CifarResNet:
     "CIFAR ResNet10 (one `BasicBlock` per stage): the paper's CIFAR student"
     return _cifar_resnet([1,1,1,1], n_classes, width, checkpoint)
 
-def resnet18(n_classes:int=10, width:int=64, checkpoint=None)->CifarResNet:
+def resnet18(n_classes:int=10, # outputs of the classifier
+             width:int=64, # channels of the stem; 64 in the paper, 8-16 for CPU runs
+             checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
+             )->CifarResNet:
     "CIFAR ResNet18: the paper's CIFAR teacher"
     return _cifar_resnet([2,2,2,2], n_classes, width, checkpoint)
 
-def resnet34(n_classes:int=10, width:int=64, checkpoint=None)->CifarResNet:
+def resnet34(n_classes:int=10, # outputs of the classifier
+             width:int=64, # channels of the stem; 64 in the paper, 8-16 for CPU runs
+             checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
+             )->CifarResNet:
     "CIFAR ResNet34"
     return _cifar_resnet([3,4,6,3], n_classes, width, checkpoint)
 
@@ -106,12 +115,16 @@ def load_checkpoint(model:nn.Module, # the model to load into (architecture must
     return model
 
 # %% ../nbs/01_resnets.ipynb #01be38c2
-def imagenet_resnet34(n_classes:int=1000, checkpoint=None)->nn.Module:
+def imagenet_resnet34(n_classes:int=1000, # outputs of the classifier (80 for COCO)
+                      checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
+                      )->nn.Module:
     "torchvision's ResNet34 (7x7 stem, max-pool), randomly initialised or loaded from `checkpoint`; never downloads"
     model = torchvision.models.resnet34(weights=None, num_classes=n_classes)
     return model if checkpoint is None else load_checkpoint(model, checkpoint)
 
-def imagenet_resnet50(n_classes:int=1000, checkpoint=None)->nn.Module:
+def imagenet_resnet50(n_classes:int=1000, # outputs of the classifier (80 for COCO)
+                      checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
+                      )->nn.Module:
     "torchvision's ResNet50 (bottleneck blocks), randomly initialised or loaded from `checkpoint`; never downloads"
     model = torchvision.models.resnet50(weights=None, num_classes=n_classes)
     return model if checkpoint is None else load_checkpoint(model, checkpoint)
@@ -129,7 +142,8 @@ def _check_resnet(model):
     return model
 
 # %% ../nbs/01_resnets.ipynb #5e9f68b1
-def stage_modules(model:nn.Module)->list: # `[layer1, layer2, layer3, layer4]`
+def stage_modules(model:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-wrapped)
+                 )->list: # `[layer1, layer2, layer3, layer4]`
     "The 4 modules whose outputs are the stage outputs F_1..F_4"
     model = _check_resnet(model)
     return [getattr(model, s) for s in STAGES]
@@ -148,7 +162,8 @@ def stage_of(model:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-
     "Parameters of stage `j`: the stem and `layer1` for j=1, `layer{j}` otherwise"
     return [p for _,m in _stage_named_modules(model, j) for p in m.parameters(recurse=False)]
 
-def head_params(model:nn.Module)->list:
+def head_params(model:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-wrapped)
+               )->list: # the parameters of `fc` (and anything else outside the 4 stages)
     "Parameters in no stage (the classifier `fc`)"
     in_stages = {id(p) for j in (1,2,3,4) for p in stage_of(model, j)}
     return [p for p in _unwrap(model).parameters() if id(p) not in in_stages]
