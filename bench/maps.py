@@ -1,0 +1,122 @@
+"""Cost of one distillation training step per map method, as ratios to the plain cross-entropy step.
+
+Student CIFAR ResNet10, teacher CIFAR ResNet18, random 32x32 batch. One step = student forward, task loss,
+(maps of student and teacher at the 4 matched layers, JSD map loss), backward, SGD step; exactly what the
+distillation callback does per batch. Each configuration runs in a fresh subprocess, so memory peaks don't mix:
+
+- time: median seconds of the timed steps (after warm-up steps); the configurations run `--repeats` times,
+  interleaved, and the smallest median is kept (other processes on a shared machine only ever slow a run down);
+- memory on CPU: the process's peak resident set size (VmHWM) during the steps minus its resident size just before
+  them (the high-water mark is reset with /proc/self/clear_refs after setup): the extra memory a step needs;
+- memory on CUDA: torch.cuda.max_memory_allocated during the steps minus memory_allocated before them.
+
+Configurations: `ce` (student only), `ce_autograd_bn` (student only, its batch norms converted to
+`AutogradBatchNorm2d`: the cost of the conversion the Hessian method needs), `attention`, `jacobian`, `hessian`.
+
+    python bench/maps.py --widths 64 16 --bs 128 --warmup 1 --steps 3 --repeats 2
+    python bench/maps.py --profile hessian --widths 16      # top ops of one step
+"""
+import argparse, json, os, statistics, subprocess, sys, time
+from contextlib import nullcontext
+import torch, torch.nn.functional as F
+
+CONFIGS = ('ce', 'ce_autograd_bn', 'attention', 'jacobian', 'hessian')
+GOALS = dict(attention=1.8, jacobian=5.0, hessian=8.0)
+
+def _setup(config, width, bs, device):
+    from layerkd_nb.resnets import resnet10, resnet18, match_layers
+    from layerkd_nb.maps import get_method, convert_batchnorm, map_loss
+    torch.manual_seed(0)
+    student, teacher = resnet10(10, width).to(device).train(), resnet18(10, width).to(device).eval()
+    teacher.requires_grad_(False)
+    method = get_method(config) if config in GOALS else None
+    if method: method.prepare(student)
+    if config == 'ce_autograd_bn': convert_batchnorm(student)
+    pairs = match_layers(student, teacher)
+    opt = torch.optim.SGD(student.parameters(), lr=1e-3, momentum=0.9)
+    x, y = torch.randn(bs, 3, 32, 32, device=device), torch.randint(0, 10, (bs,), device=device)
+    def step():
+        opt.zero_grad()
+        with (method.capture(student, pairs) if method else nullcontext()) as captured:
+            pred = student(x)
+            loss = F.cross_entropy(pred, y)
+            if method:
+                s_maps, t_maps = method.student_teacher_maps(student, teacher, pairs, x, y, F.cross_entropy,
+                                                             pred=pred, loss=loss, captured=captured)
+                loss = loss + map_loss(s_maps, t_maps)
+        loss.backward()
+        opt.step()
+    return step
+
+def _rss(field):
+    "VmRSS or VmHWM of this process, in bytes"
+    for line in open('/proc/self/status'):
+        if line.startswith(field + ':'): return int(line.split()[1]) * 1024
+
+def _sync(device):
+    if device.startswith('cuda'): torch.cuda.synchronize()
+
+def worker(config, width, bs, warmup, steps, device):
+    "Time and peak memory of `steps` training steps of `config`, as a JSON line"
+    step = _setup(config, width, bs, device)
+    if device.startswith('cuda'):
+        torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
+    else:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')   # reset the peak RSS to the current RSS
+        base = _rss('VmRSS')
+    times = []
+    for i in range(warmup + steps):
+        _sync(device); start = time.perf_counter()
+        step()
+        _sync(device); times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() if device.startswith('cuda') else _rss('VmHWM')
+    print(json.dumps(dict(config=config, width=width, time=statistics.median(times[warmup:]), memory=peak - base)))
+
+def profile(config, width, bs, device, rows=15):
+    "Top ops (self time) of one step of `config`"
+    from torch.profiler import profile as torch_profile, ProfilerActivity
+    step = _setup(config, width, bs, device); step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith('cuda') else [])
+    with torch_profile(activities=activities) as prof: step()
+    key = 'self_cuda_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
+    print(f"## {config}, width {width}, batch {bs}, {device}\n")
+    print(prof.key_averages().table(sort_by=key, row_limit=rows))
+
+def _run_worker(config, width, bs, warmup, steps, device):
+    out = subprocess.run([sys.executable, __file__, '--worker', config, '--widths', str(width), '--bs', str(bs),
+                          '--warmup', str(warmup), '--steps', str(steps), '--device', device], capture_output=True, text=True)
+    if out.returncode: sys.exit(f"{config} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS):
+    "Run each configuration in its own process (`repeats` interleaved rounds) and print the table of ratios to `ce`"
+    print(f"torch {torch.__version__}, device {device}"
+          + (f" ({torch.cuda.get_device_name()})" if device.startswith('cuda') else f", {torch.get_num_threads()} threads")
+          + f", batch {bs}, {warmup} warm-up + {steps} timed steps (median), best of {repeats} rounds; "
+          + f"load average before: {os.getloadavg()[0]:.2f}\n")
+    print("| width | method | step (s) | time / CE | goal | peak extra memory (MiB) | memory / CE |")
+    print("|---|---|---|---|---|---|---|")
+    for width in widths:
+        rounds = [{c: _run_worker(c, width, bs, warmup, steps, device) for c in configs} for _ in range(repeats)]
+        res = {c: min((r[c] for r in rounds), key=lambda o: o['time']) for c in configs}
+        ce = res['ce']
+        for config, r in res.items():
+            goal = f"<= {GOALS[config]}x" if config in GOALS else ''
+            print(f"| {width} | {config} | {r['time']:.3f} | {r['time']/ce['time']:.2f} | {goal} | "
+                  f"{r['memory']/2**20:.0f} | {r['memory']/ce['memory']:.2f} |", flush=True)
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--widths', type=int, nargs='+', default=[64, 16])
+    parser.add_argument('--bs', type=int, default=128)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=2)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--worker', choices=CONFIGS, help='internal: run one configuration')
+    parser.add_argument('--profile', choices=CONFIGS, help='print the top ops of one step of this configuration')
+    a = parser.parse_args()
+    if a.worker: worker(a.worker, a.widths[0], a.bs, a.warmup, a.steps, a.device)
+    elif a.profile: profile(a.profile, a.widths[0], a.bs, a.device)
+    else: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats)
