@@ -51,9 +51,9 @@ def cifar_augment(x:Tensor, # images (B,C,H,W), any dtype (uint8 in the fast pat
     dy, dx = torch.randint(0, 2*pad+1, (2, b, 1), device=dev)
     cols = torch.arange(w, device=dev).expand(b, w)
     if flip: cols = torch.where(torch.rand(b, 1, device=dev) < 0.5, cols.flip(1), cols)
-    rows, cols = dy + torch.arange(h, device=dev), dx + cols
-    return xp[torch.arange(b, device=dev)[:,None,None,None], torch.arange(c, device=dev)[None,:,None,None],
-              rows[:,None,:,None], cols[:,None,None,:]]
+    rows, cols = dy + torch.arange(h, device=dev), dx + cols            # (b,h), (b,w) source pixels per image
+    idx = (rows[:,:,None]*(w+2*pad) + cols[:,None,:]).view(b, 1, h*w)  # flat index into each padded channel
+    return xp.flatten(2).gather(2, idx.expand(b, c, h*w)).view(b, c, h, w)
 
 # %% ../nbs/00_data.ipynb #4c110c81
 class ImageArrays:
