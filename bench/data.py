@@ -1,6 +1,6 @@
 """Loading + augmenting one CIFAR-10 training epoch: fastai's per-item pipeline vs layerkd_nb's fast path.
 
-usage: python bench/data.py /tmp/cifar/cifar10 [--bs 256] [--workers 2] [--batches 0]
+usage: python bench/data.py /tmp/cifar/cifar10 [--bs 256] [--workers 2] [--batches 0] [--threads 0]
 
 The folder must have the fastai/CIFAR layout (train/<class>/*.jpg, test/<class>/*.jpg).
 Both paths do the same augmentation (zero-pad 4 px + random 32x32 crop, random horizontal flip, per-channel
@@ -9,7 +9,8 @@ normalisation) at the same batch size:
       `--workers` processes, then IntToFloatTensor + Normalize on the batch;
   (b) `cifar_dls` (fast path): the decoded uint8 tensor (cache built first into a fresh folder, timed separately),
       whole-batch `cifar_augment` + normalisation.
-`--batches N` times only the first N batches of each (0: the full epoch).
+`--batches N` times only the first N batches of each (0: the full epoch); `--threads N` sets torch's intra-op threads
+in the main process for both (0: torch's default).
 """
 import argparse, tempfile, time
 from itertools import islice
@@ -27,7 +28,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('path'); p.add_argument('--bs', type=int, default=256)
     p.add_argument('--workers', type=int, default=2); p.add_argument('--batches', type=int, default=0)
+    p.add_argument('--threads', type=int, default=0)
     a = p.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
     set_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bs={a.bs}, fastai workers={a.workers}, "
           f"batches={'full epoch' if not a.batches else a.batches}")
