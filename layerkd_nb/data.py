@@ -71,9 +71,17 @@ class ImageArrays:
 
 # %% ../nbs/00_data.ipynb #fb5189e4
 class ArrayDL(TfmdDL):
-    "A `TfmdDL` over an `ImageArrays` that builds each batch with one indexing op"
+    "A `TfmdDL` over an `ImageArrays` that builds each batch with one indexing op, on one CPU thread"
     def create_item(self, s): return s or 0
     def create_batch(self, b): return self.dataset[tensor(b)]
+    def __iter__(self):
+        it, n = super().__iter__(), torch.get_num_threads()
+        while True:
+            torch.set_num_threads(1)
+            try: b = next(it, None)
+            finally: torch.set_num_threads(n)
+            if b is None: return
+            yield b
 
 # %% ../nbs/00_data.ipynb #a1839fe8
 class PadCropFlip(Transform):
@@ -95,7 +103,7 @@ def array_dls(train:tuple, # (uint8 images (N,C,H,W), int labels) of the trainin
     "Fast-path `DataLoaders` on in-memory uint8 images: shuffled, augmented train; plain normalised valid"
     stats = ifnone(stats, image_stats(train[0]))
     tfms = [PadCropFlip(pad, flip), IntToFloatTensor(), Normalize.from_stats(*stats, cuda=False)]
-    dls = [ArrayDL(ImageArrays(*o, vocab, split_idx=i), bs=bs, shuffle=i==0, after_batch=tfms)
+    dls = [ArrayDL(ImageArrays(*o, vocab, split_idx=i), bs=bs, shuffle=i==0, after_batch=tfms, num_workers=0)
            for i,o in enumerate((train, valid))]
     return DataLoaders(*dls, device=ifnone(device, default_device()))
 
