@@ -10,7 +10,7 @@ __all__ = ['cifar10_stats', 'cifar100_stats', 'image_stats', 'cifar_augment', 'I
            'cifar_dls', 'folder_dls', 'coco_items', 'coco_dls']
 
 # %% ../nbs/00_data.ipynb #0d931ed6
-import hashlib, json, os, pickle, tempfile, warnings
+import hashlib, json, os, pickle, socket, tempfile, warnings
 from pathlib import Path
 from operator import itemgetter
 from urllib.error import URLError
@@ -20,7 +20,7 @@ from PIL import Image
 from fastcore.all import *
 from fastprogress.fastprogress import progress_bar
 from fastai.data.all import *
-from fastai.vision.all import (PILImage, ImageBlock, TensorImage, get_annotations, RandomResizedCrop, Resize, Flip,
+from fastai.vision.all import (ImageBlock, TensorImage, get_annotations, RandomResizedCrop, Resize, Flip,
                                imagenet_stats)
 
 # %% ../nbs/00_data.ipynb #cdf3052a
@@ -247,10 +247,13 @@ def torchvision_cifar(root, # folder holding `cifar-10-batches-py`/`cifar-100-py
     fnames = [d/o for o in t['train' if train else 'test'] + [t['meta']]]
     if download and not all(f.exists() for f in fnames):
         import torchvision
+        timeout = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(60)   # torchvision's urlopen has no timeout: a silent network must not hang us
         try: getattr(torchvision.datasets, f'CIFAR{n_classes}')(d.parent, train=train, download=True)
         except (URLError, OSError) as e:
             raise RuntimeError(f"Downloading CIFAR-{n_classes} into {d.parent} failed ({e}). Without internet, copy "
                                f"cifar-{n_classes}-python.tar.gz from www.cs.toronto.edu/~kriz/cifar.html and extract it there") from e
+        finally: socket.setdefaulttimeout(timeout)
     if missing := [f for f in fnames if not f.exists()]:
         raise FileNotFoundError(f"CIFAR-{n_classes} not found: looked for {missing[0]} (in torchvision's format) and "
                                 f"{root/'train'} (folder layout). Pass download=True to download it with torchvision, "
