@@ -291,11 +291,11 @@ def cifar_dls(path, # folder layout root (`train/`, `test/` or `valid/`) or torc
     return array_dls(train, valid, vocab, bs=bs, stats=stats, pad=pad, flip=flip, device=device)
 
 # %% ../nbs/00_data.ipynb #e856a2ec
-def _item_dls(items:list, n_train:int, blocks:tuple, bs:int, item_tfms, stats=None, num_workers:int=None)->DataLoaders:
+def _item_dls(items:list, n_train:int, blocks:tuple, bs:int, item_tfms, stats=None, num_workers:int=None, flip=True)->DataLoaders:
     "fastai per-item `DataLoaders` over `[file, target]` items (lists: fastai maps transforms over tuples), the first `n_train` being the training set"
     dblock = DataBlock(blocks=blocks, get_x=itemgetter(0), get_y=itemgetter(1),
                        splitter=IndexSplitter(range(n_train, len(items))), item_tfms=item_tfms,
-                       batch_tfms=[Flip(), Normalize.from_stats(*stats) if stats else Normalize()])
+                       batch_tfms=([Flip()] if flip else []) + [Normalize.from_stats(*stats) if stats else Normalize()])
     return dblock.dataloaders(items, bs=bs, num_workers=ifnone(num_workers, defaults.cpus))
 
 # %% ../nbs/00_data.ipynb #d0cf61cf
@@ -308,6 +308,7 @@ def folder_dls(path, # root with `train/<class>/*` and `valid/` or `test/`
                fast_max:int=64, # largest side for the automatic fast path
                stats:tuple=None, # normalisation (means, stds); None: from the data
                pad:int=None, # fast path: crop padding; None: side//8
+               flip:bool=True, # random horizontal flips (turn off for data that is not mirror-symmetric)
                cache_dir=None, # fast path: cache folder (see `folder_arrays`)
                device=None, # fast path: batch device
                num_workers:int=None, # per-item path: loader processes
@@ -323,11 +324,11 @@ def folder_dls(path, # root with `train/<class>/*` and `valid/` or `test/`
         *va, _ = folder_arrays(path, valid, vocab, size=size, cache_dir=cache_dir)
         if va[0].shape[1:] != tr[0].shape[1:]:
             raise ValueError(f"{path/valid} images are {tuple(va[0].shape[1:])}, {path/train} ones {tuple(tr[0].shape[1:])}: pass size=<side>")
-        return array_dls(tr, va, vocab, bs=bs, stats=stats, pad=ifnone(pad, tr[0].shape[-1]//8), device=device)
+        return array_dls(tr, va, vocab, bs=bs, stats=stats, pad=ifnone(pad, tr[0].shape[-1]//8), flip=flip, device=device)
     if size is None: raise ValueError("Pass size=<side>: the per-item pipeline resizes images to size x size")
     vfiles, vlabels, _ = folder_items(path, valid, vocab)
     items = [[f, vocab[l]] for f,l in zip(files+vfiles, labels+vlabels)]
-    return _item_dls(items, len(files), (ImageBlock, CategoryBlock(vocab=vocab)), bs, Resize(size), stats, num_workers)
+    return _item_dls(items, len(files), (ImageBlock, CategoryBlock(vocab=vocab)), bs, Resize(size), stats, num_workers, flip)
 
 # %% ../nbs/00_data.ipynb #a99313c7
 def coco_items(path, # COCO root with `annotations/` and the image folders
