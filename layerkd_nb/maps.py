@@ -63,26 +63,33 @@ def weight_hvp(loss:Tensor, # scalar task loss
             for i,(g,v,w) in enumerate(zip(grads, vectors, weights))]
 
 # %% ../nbs/02_maps.ipynb #63f11c55
-class AutogradBatchNorm2d(nn.BatchNorm2d):
-    "`nn.BatchNorm2d` whose train-mode forward is plain tensor ops, so it has derivatives of every order"
-    def forward(self, x:Tensor)->Tensor:
-        if not (self.training or self.running_mean is None): return super().forward(x)   # running stats: native
-        dims = [0] + list(range(2, x.dim()))
-        var, mean = torch.var_mean(x, dims, correction=0)
-        if self.training and self.track_running_stats: self._update_running_stats(mean, var, x.numel() // x.size(1))
-        shape = [1, -1] + [1]*(x.dim()-2)
-        scale = torch.rsqrt(var + self.eps)
-        if self.affine: scale = scale * self.weight
-        centered = x - mean.view(shape)
-        return centered * scale.view(shape) if not self.affine else torch.addcmul(self.bias.view(shape), centered, scale.view(shape))
+class _TrainBatchNorm(torch.autograd.Function):
+    "Train-mode batch norm of `module`: native forward, backward in differentiable ops (derivatives of any order)"
+    @staticmethod
+    def forward(ctx, x, weight, bias, module):
+        ctx.save_for_backward(x, weight)
+        ctx.eps = module.eps
+        return nn.BatchNorm2d.forward(module, x)
 
-    @torch.no_grad()
-    def _update_running_stats(self, mean, var, n):
-        "What `F.batch_norm` does to the buffers in train mode"
-        self.num_batches_tracked.add_(1)
-        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        self.running_mean.lerp_(mean, factor)
-        self.running_var.lerp_(var * n / max(n - 1, 1), factor)
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        dims = [0] + list(range(2, x.dim()))
+        centered = x - x.mean(dims, keepdim=True)
+        inv_std = torch.rsqrt(centered.square().mean(dims, keepdim=True) + ctx.eps)
+        g_centered = (g * centered).sum(dims, keepdim=True)                  # = sum(g x_hat) / inv_std
+        scale = inv_std if weight is None else inv_std * weight.view_as(inv_std)
+        n = x.numel() // x.size(1)
+        grad_x = torch.addcmul((g - g.mean(dims, keepdim=True)) * scale, centered, -scale * inv_std.square() * g_centered / n)
+        grad_weight = (g_centered * inv_std).flatten() if ctx.needs_input_grad[1] else None
+        grad_bias = g.sum(dims) if ctx.needs_input_grad[2] else None
+        return grad_x, grad_weight, grad_bias, None
+
+class AutogradBatchNorm2d(nn.BatchNorm2d):
+    "`nn.BatchNorm2d` with derivatives of every order in train mode; same output, statistics and state dict"
+    def forward(self, x:Tensor)->Tensor:
+        if not (self.training or self.running_mean is None): return super().forward(x)   # running statistics: affine
+        return _TrainBatchNorm.apply(x, self.weight, self.bias, self)
 
 # %% ../nbs/02_maps.ipynb #66c9a186
 def _swap_batchnorm(model, source, target):
@@ -212,7 +219,8 @@ class HessianMaps(MapMethod):
         if vectors is None: vectors = rademacher_like(self._weights(pairs, student))
         if student and (native := _native_train_batchnorm(model)): raise ValueError(
             f"The student's Hessian map cannot train it through native train-mode batch norm ({native[0]}, ...): PyTorch "
-            "has no 3rd derivative for it. Call `HessianMaps().prepare(student)` (or `convert_batchnorm(student)`) once before training.")
+            "has no 3rd derivative for it. Call `HessianMaps().prepare(student)` (or `convert_batchnorm(student)`) once before "
+            "training; `SyncBatchNorm` is not converted (with fastai's distributed training pass `sync_bn=False`).")
         hs = weight_hvp(loss, self._weights(pairs, student), vectors, create_graph=student, diagonal=self.diagonal)
         return [weight_map(h) for h in hs]
 
