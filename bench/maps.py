@@ -19,6 +19,7 @@ Configurations: `ce` (student only), `ce_autograd_bn` (student only, its batch n
 import argparse, json, os, statistics, subprocess, sys, time
 from contextlib import nullcontext
 import torch, torch.nn.functional as F
+from torch.profiler import record_function
 
 CONFIGS = ('ce', 'ce_autograd_bn', 'attention', 'jacobian', 'hessian')
 GOALS = dict(attention=1.8, jacobian=5.0, hessian=8.0)
@@ -35,17 +36,22 @@ def _setup(config, width, bs, device):
     pairs = match_layers(student, teacher)
     opt = torch.optim.SGD(student.parameters(), lr=1e-3, momentum=0.9)
     x, y = torch.randn(bs, 3, 32, 32, device=device), torch.randint(0, 10, (bs,), device=device)
-    def step():
+    def step():   # the phases are labelled for `--profile`
         opt.zero_grad()
         with (method.capture(student, pairs) if method else nullcontext()) as captured:
-            pred = student(x)
-            loss = F.cross_entropy(pred, y)
+            with record_function('1 student forward + loss'):
+                pred = student(x)
+                loss = F.cross_entropy(pred, y)
             if method:
-                s_maps, t_maps = method.student_teacher_maps(student, teacher, pairs, x, y, F.cross_entropy,
-                                                             pred=pred, loss=loss, captured=captured)
+                state = method.batch_state(pairs)
+                with record_function('2 student maps'):
+                    s_maps = method.student_maps(student, pairs, x, y, F.cross_entropy, pred, loss, captured, **state)
+                with record_function('3 teacher maps'):
+                    t_maps = method.teacher_maps(teacher, pairs, x, y, F.cross_entropy, **state)
                 loss = loss + map_loss(s_maps, t_maps)
-        loss.backward()
-        opt.step()
+        with record_function('4 backward + SGD step'):
+            loss.backward()
+            opt.step()
     return step
 
 def _rss(field):
@@ -80,6 +86,11 @@ def profile(config, width, bs, device, rows=15):
     with torch_profile(activities=activities) as prof: step()
     key = 'self_cuda_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
     print(f"## {config}, width {width}, batch {bs}, {device}\n")
+    phases = sorted((e for e in prof.key_averages() if e.key[:2] in ('1 ', '2 ', '3 ', '4 ')), key=lambda e: e.key)
+    total = sum(e.cpu_time_total for e in phases)
+    print('| phase | ms | share |\n|---|---|---|')
+    for e in phases: print(f"| {e.key[2:]} | {e.cpu_time_total/1e3:.0f} | {e.cpu_time_total/total:.0%} |")
+    print()
     print(prof.key_averages().table(sort_by=key, row_limit=rows))
 
 def _run_worker(config, width, bs, warmup, steps, device):

@@ -88,8 +88,12 @@ class _TrainBatchNorm(torch.autograd.Function):
 class AutogradBatchNorm2d(nn.BatchNorm2d):
     "`nn.BatchNorm2d` with derivatives of every order in train mode; same output, statistics and state dict"
     def forward(self, x:Tensor)->Tensor:
-        if not (self.training or self.running_mean is None): return super().forward(x)   # running statistics: affine
-        return _TrainBatchNorm.apply(x, self.weight, self.bias, self)
+        if self.training or self.running_mean is None: return _TrainBatchNorm.apply(x, self.weight, self.bias, self)
+        scale = torch.rsqrt(self.running_var + self.eps)   # eval mode: an affine map, in plain ops (cheaper to differentiate twice)
+        if self.affine: scale = scale * self.weight
+        shift = -self.running_mean * scale if not self.affine else self.bias - self.running_mean * scale
+        shape = [1, -1] + [1]*(x.dim()-2)
+        return torch.addcmul(shift.view(shape), x, scale.view(shape))
 
 # %% ../nbs/02_maps.ipynb #66c9a186
 def _swap_batchnorm(model, source, target):
@@ -215,6 +219,9 @@ class HessianMaps(MapMethod):
         "Convert the student's batch norms to `AutogradBatchNorm2d` (in place), so its map trains it"
         return convert_batchnorm(student)
     def batch_state(self, pairs): return dict(vectors=rademacher_like(self._weights(pairs, True)))
+    def teacher_maps(self, teacher, pairs, xb, yb, loss_func, **state):
+        "The frozen teacher's maps; its batch norms are `AutogradBatchNorm2d`s during the pass"
+        with autograd_batchnorm(teacher): return super().teacher_maps(teacher, pairs, xb, yb, loss_func, **state)
     def maps(self, model, pairs, loss, captured, student, vectors=None, **state):
         if vectors is None: vectors = rademacher_like(self._weights(pairs, student))
         if student and (native := _native_train_batchnorm(model)): raise ValueError(
