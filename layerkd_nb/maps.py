@@ -142,7 +142,9 @@ def _grad_only_for(model, params):
 
 class MapMethod:
     "How the maps of one distillation method are computed at matched layers; subclasses define `maps`"
-    name, uses_grad, uses_features = None, True, False
+    name = None
+    uses_grad = True        # the maps are derivatives of the task loss (the teacher's loss needs a graph)
+    uses_features = False   # the maps are made from features captured during the student's forward
     def prepare(self, student:nn.Module)->nn.Module: return student
     def capture(self, model:nn.Module, pairs:list, student:bool=True): return nullcontext()
     def batch_state(self, pairs:list)->dict: return {}
