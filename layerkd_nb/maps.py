@@ -88,7 +88,11 @@ class _TrainBatchNorm(torch.autograd.Function):
 class AutogradBatchNorm2d(nn.BatchNorm2d):
     "`nn.BatchNorm2d` with derivatives of every order in train mode; same output, statistics and state dict"
     def forward(self, x:Tensor)->Tensor:
-        if self.training or self.running_mean is None: return _TrainBatchNorm.apply(x, self.weight, self.bias, self)
+        if self.training or self.running_mean is None:
+            # fastai's tensor subclasses (`TensorImage`) would make the Function's output a view, which in-place ReLUs refuse
+            subclass = type(x) if type(x) is not Tensor else None
+            out = _TrainBatchNorm.apply(x if subclass is None else x.as_subclass(Tensor), self.weight, self.bias, self)
+            return out if subclass is None else out.as_subclass(subclass)
         scale = torch.rsqrt(self.running_var + self.eps)   # eval mode: an affine map, in plain ops (cheaper to differentiate twice)
         if self.affine: scale = scale * self.weight
         shift = -self.running_mean * scale if not self.affine else self.bias - self.running_mean * scale
