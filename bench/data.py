@@ -15,8 +15,8 @@ in the main process for both (0: torch's default).
 import argparse, tempfile, time
 from itertools import islice
 import torch
+from layerkd_nb.data import cifar_dls, cifar10_stats, folder_arrays   # first: quiets fastai's torch.jit warning
 from fastai.vision.all import (ImageDataLoaders, CropPad, RandomCrop, FlipItem, Normalize, PadMode, set_seed)
-from layerkd_nb.data import cifar_dls, cifar10_stats, folder_arrays
 
 def time_epoch(dl, n_batches):
     "Images per second over one pass (or its first `n_batches`) of `dl`"
