@@ -11,20 +11,23 @@ __all__ = ['map_methods', 'attention_map', 'weight_jacobian', 'rademacher_like',
 
 # %% ../nbs/02_maps.ipynb #41ca5f6e
 from contextlib import contextmanager, nullcontext
-import torch
+import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import tuplify
 from fastai.callback.hook import hook_outputs
-from .jsd import jsd, to_distribution
+from .jsd import jsd, to_distribution, working_dtype
 from .resnets import stage_modules
 
 # %% ../nbs/02_maps.ipynb #fa250574
 def attention_map(features:Tensor, # (B, C, H, W) stage output
                   p:float=2, # power of |F| averaged over channels
-                 )->Tensor: # (B, H*W), each row a distribution
-    "Channel mean of `|features|**p`, flattened and normalised to sum 1 per sample"
+                  size:int=None, # resample the map to `size`x`size` (area average); None: keep H x W
+                 )->Tensor: # (B, H*W) or (B, size*size), each row a distribution, float32 (float64 for float64)
+    "Channel mean of `|features|**p`, computed in float32 or wider, flattened and normalised to sum 1 per sample"
     if features.dim() != 4: raise ValueError(f"attention_map needs (B, C, H, W) features, got shape {tuple(features.shape)}")
-    return to_distribution(features.abs().pow(p).mean(1).flatten(1))
+    a = features.abs().to(working_dtype(features.dtype)).pow(p).mean(1)
+    if size is not None: a = F.adaptive_avg_pool2d(a[:, None], size)[:, 0]
+    return to_distribution(a.flatten(1))
 
 # %% ../nbs/02_maps.ipynb #b3fc325d
 def weight_jacobian(loss:Tensor, # scalar task loss
@@ -41,6 +44,7 @@ def rademacher_like(tensors:list, # tensors whose shapes, dtypes and devices to 
     "Random signs, one tensor per tensor in `tensors`"
     return [torch.randint(0, 2, t.shape, device=t.device).to(t.dtype) * 2 - 1 for t in tensors]
 
+# %% ../nbs/02_maps.ipynb #a7c0e004
 def weight_hvp(loss:Tensor, # scalar task loss
                weights:list, # the crucial weights W_j
                vectors:list, # z_j, one per weight, same shapes
@@ -85,6 +89,7 @@ class _TrainBatchNorm(torch.autograd.Function):
         grad_bias = g.sum(dims) if ctx.needs_input_grad[2] else None
         return grad_x, grad_weight, grad_bias, None
 
+# %% ../nbs/02_maps.ipynb #a7c0e007
 class AutogradBatchNorm2d(nn.BatchNorm2d):
     "`nn.BatchNorm2d` with derivatives of every order in train mode; same output, statistics and state dict"
     def forward(self, x:Tensor)->Tensor:
@@ -106,16 +111,19 @@ def _swap_batchnorm(model, source, target):
     for m in swapped: m.__class__ = target
     return swapped
 
+# %% ../nbs/02_maps.ipynb #a7c0e009
 def convert_batchnorm(model:nn.Module)->nn.Module: # `model`, its `BatchNorm2d`s now `AutogradBatchNorm2d`
     "Turn every `nn.BatchNorm2d` of `model` into an `AutogradBatchNorm2d`, in place"
     _swap_batchnorm(model, nn.BatchNorm2d, AutogradBatchNorm2d)
     return model
 
+# %% ../nbs/02_maps.ipynb #b4953442
 def revert_batchnorm(model:nn.Module)->nn.Module: # `model`, its `AutogradBatchNorm2d`s now `nn.BatchNorm2d`
     "Undo `convert_batchnorm`"
     _swap_batchnorm(model, AutogradBatchNorm2d, nn.BatchNorm2d)
     return model
 
+# %% ../nbs/02_maps.ipynb #a7c0e00b
 @contextmanager
 def autograd_batchnorm(model:nn.Module):
     "Context manager: `model`'s `nn.BatchNorm2d`s are `AutogradBatchNorm2d`s inside the block"
@@ -131,8 +139,11 @@ def weight_map(derivative:Tensor)->Tensor: # (1, numel) distribution
 
 # %% ../nbs/02_maps.ipynb #693edb6f
 def _forward(model, xb): return model(*tuplify(xb))
+
+# %% ../nbs/02_maps.ipynb #a7c0e00e
 def _task_loss(loss_func, pred, yb): return loss_func(pred, *tuplify(yb))
 
+# %% ../nbs/02_maps.ipynb #a7c0e010
 @contextmanager
 def _grad_only_for(model, params):
     "Inside: of `model`'s parameters only `params` require grad, grad mode on; flags restored after"
@@ -144,6 +155,7 @@ def _grad_only_for(model, params):
     finally:
         for p,f in flags: p.requires_grad_(f)
 
+# %% ../nbs/02_maps.ipynb #a7c0e012
 class MapMethod:
     "How the maps of one distillation method are computed at matched layers; subclasses define `maps`"
     name = None
@@ -153,6 +165,9 @@ class MapMethod:
     def capture(self, model:nn.Module, pairs:list, student:bool=True): return nullcontext()
     def batch_state(self, pairs:list)->dict: return {}
     def maps(self, model, pairs, loss, captured, student, **state)->list: raise NotImplementedError
+    def check(self, student:nn.Module, teacher:nn.Module, pairs:list, xb)->list:
+        "Raise a clear error, before training, if student and teacher maps of a pair could not be compared"
+        return []   # weight maps: `match_layers` pairs weights of the same shape
 
     def _weights(self, pairs, student): return [(p.student if student else p.teacher).weight for p in pairs]
 
@@ -198,14 +213,40 @@ class AttentionMaps(MapMethod):
     name, uses_grad, uses_features = 'attention', False, True
     def __init__(self, p:float=2, # power of |F|
                  stages=stage_modules, # model -> its 4 stage modules (outputs F_1..F_4)
-                ): self.p, self.stages = p, stages
+                 size=None, # side the maps are resampled to: an int, or one int (or None) per pair; None: the stage's own
+                ): self.p, self.stages, self.size = p, stages, size
+    def _size(self, i): return self.size[i] if isinstance(self.size, (list, tuple)) else self.size
     def capture(self, model, pairs, student=True):
         "Forward hooks storing the stage outputs of the matched layers (with their graph for the student)"
         modules = self.stages(model)
         return hook_outputs([modules[p.stage-1] for p in pairs], detach=not student)
     def maps(self, model, pairs, loss, captured, student, **state):
-        return [attention_map(f, self.p) for f in captured.stored]
+        return [attention_map(f, self.p, self._size(i)) for i,f in enumerate(captured.stored)]
+    def _stage_sizes(self, model, pairs, xb):
+        "(H, W) of the hooked stage outputs for the first sample of `xb`: eval mode, no grad, train flags restored"
+        flags = [(m, m.training) for m in model.modules()]
+        try:
+            with torch.no_grad(), self.capture(model.eval(), pairs, student=False) as captured:
+                _forward(model, tuple(x[:1] for x in tuplify(xb)))
+                return [tuple(f.shape[2:]) for f in captured.stored]
+        finally:
+            for m, t in flags: m.training = t
+    def check(self, student, teacher, pairs, xb):
+        "The (student, teacher) stage output sizes per pair; an error if they differ and `size` does not resample them"
+        sizes = list(zip(self._stage_sizes(student, pairs, xb), self._stage_sizes(teacher, pairs, xb)))
+        bad = [(p, s, t) for i,(p,(s,t)) in enumerate(zip(pairs, sizes)) if s != t and self._size(i) is None]
+        if bad:
+            def hw(o): return 'x'.join(map(str, o))
+            p, s, t = bad[0]
+            common = [min(min(s), min(t)) for s,t in sizes]
+            raise ValueError(
+                f"Attention maps of stage {p.stage}: the student's stage output is {hw(s)}, the teacher's {hw(t)} for "
+                f"{hw(tuple(tuplify(xb)[0].shape[2:]))} inputs: the stages have different resolutions (a CIFAR-style "
+                f"model with an ImageNet-style one?), so their maps cannot be compared. Resample them to a common size, "
+                f"e.g. the smaller side of each pair: `AttentionMaps(size={common})`, or pair models of the same family.")
+        return sizes
 
+# %% ../nbs/02_maps.ipynb #a7c0e018
 class JacobianMaps(MapMethod):
     "Maps of |d loss / d W_j| at the crucial weights"
     name = 'jacobian'
@@ -214,9 +255,11 @@ class JacobianMaps(MapMethod):
 
 # %% ../nbs/02_maps.ipynb #3ad59530
 def _native_train_batchnorm(model):
+    "Names of the train-mode batch norms of `model` that are not `AutogradBatchNorm2d`"
     return [n for n,m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
             and not isinstance(m, AutogradBatchNorm2d) and m.training]
 
+# %% ../nbs/02_maps.ipynb #a7c0e01b
 class HessianMaps(MapMethod):
     "Maps of |[H z]_j|, H the Hessian of the loss w.r.t. the crucial weights, z random signs shared by student and teacher"
     name = 'hessian'
@@ -242,6 +285,7 @@ class HessianMaps(MapMethod):
 # %% ../nbs/02_maps.ipynb #3dd53c10
 map_methods = dict(attention=AttentionMaps, jacobian=JacobianMaps, hessian=HessianMaps)
 
+# %% ../nbs/02_maps.ipynb #a7c0e01e
 def get_method(method, # 'attention', 'jacobian', 'hessian', or a `MapMethod`
                **kwargs, # passed to the method's class
               )->MapMethod:
@@ -251,12 +295,25 @@ def get_method(method, # 'attention', 'jacobian', 'hessian', or a `MapMethod`
     return map_methods[method](**kwargs)
 
 # %% ../nbs/02_maps.ipynb #cc45687c
-def layer_divergences(student_maps:list, teacher_maps:list)->Tensor: # (n_layers,) mean JSD per layer
+def layer_divergences(student_maps:list, # one (rows, n) map per matched layer, with graph
+                      teacher_maps:list, # the teacher's maps, same shapes
+                      check=None, # `jsd`'s value checks: None (default), True, 'nan' or False
+                     )->Tensor: # (n_layers,) mean JSD per layer
     "JSD between student and teacher map of each layer, averaged over the map's rows"
     if len(student_maps) != len(teacher_maps): raise ValueError(
         f"Got {len(student_maps)} student maps and {len(teacher_maps)} teacher maps; need one of each per matched layer")
-    return torch.stack([jsd(s, t).mean() for s,t in zip(student_maps, teacher_maps)])
+    for j, (s, t) in enumerate(zip(student_maps, teacher_maps), 1):
+        if s.shape != t.shape: raise ValueError(
+            f"Layer {j}: the student's map has shape {tuple(s.shape)}, the teacher's {tuple(t.shape)}. For attention maps "
+            "this means the paired stages have different resolutions (e.g. a CIFAR-style student with an ImageNet-style "
+            "teacher): use `AttentionMaps(size=...)`; `method.check(student, teacher, pairs, xb)` finds this at set-up.")
+    return torch.stack([jsd(s, t, check=check).mean() for s,t in zip(student_maps, teacher_maps)])
 
-def map_loss(student_maps:list, teacher_maps:list, weight:float=1.)->Tensor: # scalar
+# %% ../nbs/02_maps.ipynb #a7c0e020
+def map_loss(student_maps:list, # one (rows, n) map per matched layer, with graph
+             teacher_maps:list, # the teacher's maps, same shapes
+             weight:float=1., # lambda, the weight of the map term
+             check=None, # `jsd`'s value checks (see `layer_divergences`)
+            )->Tensor: # scalar
     "`weight` times the sum over layers of `layer_divergences`"
-    return weight * layer_divergences(student_maps, teacher_maps).sum()
+    return weight * layer_divergences(student_maps, teacher_maps, check=check).sum()
