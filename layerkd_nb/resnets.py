@@ -61,6 +61,12 @@ class CifarResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 # %% ../nbs/01_resnets.ipynb #a473dbe1
+def _cifar_resnet(layers, n_classes, width, checkpoint):
+    "A `CifarResNet` with `layers` blocks per stage, loaded from `checkpoint` if given"
+    model = CifarResNet(layers, n_classes=n_classes, width=width)
+    return model if checkpoint is None else load_checkpoint(model, checkpoint)
+
+# %% ../nbs/01_resnets.ipynb #b9e70cd4
 def resnet10(n_classes:int=10, # outputs of the classifier
              width:int=64, # channels of the stem; 64 in the paper, 8-16 for CPU runs
              checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
@@ -68,6 +74,7 @@ def resnet10(n_classes:int=10, # outputs of the classifier
     "CIFAR ResNet10 (one `BasicBlock` per stage): the paper's CIFAR student"
     return _cifar_resnet([1,1,1,1], n_classes, width, checkpoint)
 
+# %% ../nbs/01_resnets.ipynb #7adaa57f
 def resnet18(n_classes:int=10, # outputs of the classifier
              width:int=64, # channels of the stem; 64 in the paper, 8-16 for CPU runs
              checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
@@ -75,6 +82,7 @@ def resnet18(n_classes:int=10, # outputs of the classifier
     "CIFAR ResNet18: the paper's CIFAR teacher"
     return _cifar_resnet([2,2,2,2], n_classes, width, checkpoint)
 
+# %% ../nbs/01_resnets.ipynb #ae126f47
 def resnet34(n_classes:int=10, # outputs of the classifier
              width:int=64, # channels of the stem; 64 in the paper, 8-16 for CPU runs
              checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
@@ -82,16 +90,13 @@ def resnet34(n_classes:int=10, # outputs of the classifier
     "CIFAR ResNet34"
     return _cifar_resnet([3,4,6,3], n_classes, width, checkpoint)
 
-def _cifar_resnet(layers, n_classes, width, checkpoint):
-    model = CifarResNet(layers, n_classes=n_classes, width=width)
-    return model if checkpoint is None else load_checkpoint(model, checkpoint)
-
 # %% ../nbs/01_resnets.ipynb #223cdee1
 def _unwrap(model):
     "The model inside `DataParallel`/`DistributedDataParallel` wrappers"
     while isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)): model = model.module
     return model
 
+# %% ../nbs/01_resnets.ipynb #79339bf1
 def load_checkpoint(model:nn.Module, # the model to load into (architecture must match the checkpoint)
                     checkpoint, # path of a file saved with `torch.save`
                    )->nn.Module: # `model`, with the checkpoint's weights
@@ -122,6 +127,7 @@ def imagenet_resnet34(n_classes:int=1000, # outputs of the classifier (80 for CO
     model = torchvision.models.resnet34(weights=None, num_classes=n_classes)
     return model if checkpoint is None else load_checkpoint(model, checkpoint)
 
+# %% ../nbs/01_resnets.ipynb #b4b59c85
 def imagenet_resnet50(n_classes:int=1000, # outputs of the classifier (80 for COCO)
                       checkpoint=None, # optional path of a saved state dict to load (see `load_checkpoint`)
                       )->nn.Module:
@@ -132,6 +138,7 @@ def imagenet_resnet50(n_classes:int=1000, # outputs of the classifier (80 for CO
 # %% ../nbs/01_resnets.ipynb #5b85a219
 STAGES = ('layer1', 'layer2', 'layer3', 'layer4')
 
+# %% ../nbs/01_resnets.ipynb #b9ccd9d3
 def _check_resnet(model):
     "`model` unwrapped, after checking it has torchvision ResNet's `conv1` and `layer1`..`layer4`"
     model = _unwrap(model)
@@ -156,12 +163,14 @@ def _stage_named_modules(model, j):
     parts = [n for n in ('conv1', 'bn1') if j == 1 and hasattr(model, n)] + [STAGES[j-1]]
     return [(f'{p}.{n}' if n else p, m) for p in parts for n,m in getattr(model, p).named_modules()]
 
+# %% ../nbs/01_resnets.ipynb #e9ea66c5
 def stage_of(model:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-wrapped)
              j:int, # stage, 1..4
             )->list: # the parameters of stage `j`
     "Parameters of stage `j`: the stem and `layer1` for j=1, `layer{j}` otherwise"
     return [p for _,m in _stage_named_modules(model, j) for p in m.parameters(recurse=False)]
 
+# %% ../nbs/01_resnets.ipynb #233464c3
 def head_params(model:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-wrapped)
                )->list: # the parameters of `fc` (and anything else outside the 4 stages)
     "Parameters in no stage (the classifier `fc`)"
@@ -173,6 +182,7 @@ def _convs(model, j):
     "(name, conv) pairs of stage `j`, in module order"
     return [(n,m) for n,m in _stage_named_modules(model, j) if isinstance(m, nn.Conv2d)]
 
+# %% ../nbs/01_resnets.ipynb #dc645dce
 def crucial_layers(model:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-wrapped)
                   )->list: # 4 `(name, conv)` pairs, one per stage
     "The 4 convs where the channel count changes: the stem conv, then the first such conv of `layer2`..`layer4`"
@@ -189,8 +199,10 @@ class LayerPair(NamedTuple):
     "A student conv and a teacher conv of the same stage whose weights have the same shape"
     stage:int; student_name:str; student:nn.Conv2d; teacher_name:str; teacher:nn.Conv2d
 
+# %% ../nbs/01_resnets.ipynb #039c1752
 def _shape(conv): return tuple(conv.weight.shape)
 
+# %% ../nbs/01_resnets.ipynb #761d0e4d
 def match_layers(student:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-wrapped)
                  teacher:nn.Module, # a ResNet-style model (possibly DDP/DataParallel-wrapped)
                 )->list: # 4 `LayerPair`s, one per stage
