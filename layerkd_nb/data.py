@@ -9,7 +9,7 @@ __all__ = ['digits_arrays', 'digits_dls', 'cifar10_stats', 'cifar100_stats', 'im
            'ToUint8Image', 'ImageArrays', 'ArrayDL', 'array_dls', 'folder_items', 'folder_arrays', 'folder_dls',
            'torchvision_cifar', 'cifar_dls', 'coco_items', 'coco_dls']
 
-# %% ../nbs/00_data.ipynb #9f951527
+# %% ../nbs/00_data.ipynb #b5fe4473
 import torch
 from fastcore.all import *
 from fastai.data.all import *
@@ -18,7 +18,7 @@ from .data_folders import *
 from .data_cifar import *
 from .data_coco import *
 
-# %% ../nbs/00_data.ipynb #612c61d7
+# %% ../nbs/00_data.ipynb #c6060e2b
 _all_ = ['cifar10_stats', 'cifar100_stats', 'image_stats', 'cifar_augment', 'PadCropFlip', 'ToUint8Image', 'ImageArrays',
          'ArrayDL', 'array_dls', 'folder_items', 'folder_arrays', 'folder_dls', 'torchvision_cifar', 'cifar_dls',
          'coco_items', 'coco_dls']

@@ -8,7 +8,7 @@ Docs: https://layerkd.github.io/layerkd_nb/data_arrays.html.md"""
 __all__ = ['cifar10_stats', 'cifar100_stats', 'image_stats', 'cifar_augment', 'PadCropFlip', 'ToUint8Image', 'ImageArrays',
            'ArrayDL', 'array_dls']
 
-# %% ../nbs/00a_data_arrays.ipynb #2e2b4ca3
+# %% ../nbs/00a_data_arrays.ipynb #c6b620ab
 import queue, threading
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
@@ -34,7 +34,7 @@ def image_stats(images:Tensor, # uint8 images, (N,C,H,W)
     mean = s / n
     return mean.tolist(), (ss/n - mean*mean).clamp_min(0).sqrt().tolist()
 
-# %% ../nbs/00a_data_arrays.ipynb #b8c5468d
+# %% ../nbs/00a_data_arrays.ipynb #2d33823b
 def cifar_augment(x:Tensor, # images (B,C,H,W), any dtype (uint8 in the fast path)
                   pad:int=4, # zero padding on each side; the crop offset is drawn in [0, 2*pad]
                   flip:bool=True, # flip each image horizontally with probability 1/2
@@ -51,7 +51,7 @@ def cifar_augment(x:Tensor, # images (B,C,H,W), any dtype (uint8 in the fast pat
     idx = (rows[:,:,None]*(w+2*pad) + cols[:,None,:]).view(b, 1, h*w)  # flat index into each padded channel
     return xp.flatten(2).gather(2, idx.expand(b, c, h*w)).view(b, c, h, w)
 
-# %% ../nbs/00a_data_arrays.ipynb #d121bbca
+# %% ../nbs/00a_data_arrays.ipynb #edb463ed
 class PadCropFlip(Transform):
     "Batch transform: `cifar_augment` on `TensorImage`s, training set only; its own generator once given a `seed`"
     split_idx, order = 0, 5  # before IntToFloatTensor (10): works on uint8
@@ -63,7 +63,7 @@ class PadCropFlip(Transform):
         return cifar_augment(x, self.pad, self.flip, self._generator if self.seed is not None else None)
     def __getstate__(self): return {k: v for k, v in self.__dict__.items() if k != '_generator'} | {'_generator': None}
 
-# %% ../nbs/00a_data_arrays.ipynb #fa88cc63
+# %% ../nbs/00a_data_arrays.ipynb #4a536b16
 def _pil_to_uint8(im:Image.Image, shape:tuple)->Tensor:
     "`im` converted to the mode of `shape`'s channels, resized to its (H,W) if needed (bilinear), as uint8 (C,H,W)"
     c, h, w = shape
@@ -73,7 +73,7 @@ def _pil_to_uint8(im:Image.Image, shape:tuple)->Tensor:
     a = torch.from_numpy(np.array(im))
     return a.permute(2, 0, 1).contiguous() if a.ndim == 3 else a[None]
 
-# %% ../nbs/00a_data_arrays.ipynb #537e2f05
+# %% ../nbs/00a_data_arrays.ipynb #5563ed82
 class ToUint8Image(DisplayedTransform):
     "An image file, PIL image or uint8 tensor/array ((C,H,W) or (H,W,C)) as a uint8 `TensorImage` of `shape` (C,H,W)"
     input_types = (str, Path, Image.Image, np.ndarray, Tensor)
@@ -97,7 +97,7 @@ class ToUint8Image(DisplayedTransform):
         if o.shape[1:] != (h, w): return TensorImage(_pil_to_uint8(Image.fromarray(o.permute(1, 2, 0).squeeze(2).numpy()), self.shape))
         return TensorImage(o)
 
-# %% ../nbs/00a_data_arrays.ipynb #f94f8699
+# %% ../nbs/00a_data_arrays.ipynb #3c825d25
 class ImageArrays(Datasets):
     "uint8 images (N,C,H,W) and int labels as a fastai `Datasets`; a 1-d tensor of indices gives a whole batch"
     def __init__(self, images:Tensor, labels:Tensor, vocab:list, split_idx:int=None):
@@ -121,15 +121,15 @@ class ImageArrays(Datasets):
         return super().__getitem__(i)
     def new_empty(self): return Datasets(tls=[tl.new_empty() for tl in self.tls], n_inp=self.n_inp)
 
-# %% ../nbs/00a_data_arrays.ipynb #5b41d9b8
+# %% ../nbs/00a_data_arrays.ipynb #0525a7ac
 _per_thread_threads = 'OpenMP' in torch.__config__.parallel_info()   # torch.set_num_threads only changes the calling thread
 
-# %% ../nbs/00a_data_arrays.ipynb #522efd25
+# %% ../nbs/00a_data_arrays.ipynb #bdb649f4
 class _Raised:
     "An exception raised in the producer thread, to re-raise in the consumer"
     def __init__(self, exception): self.exception = exception
 
-# %% ../nbs/00a_data_arrays.ipynb #72e62bfb
+# %% ../nbs/00a_data_arrays.ipynb #7138281b
 def _background(make_iter, num_threads:int, prefetch:int):
     "Iterate `make_iter()` in a daemon thread with `num_threads` intra-op threads, up to `prefetch` items ahead"
     items, stop, done = queue.Queue(prefetch), threading.Event(), object()
@@ -154,7 +154,7 @@ def _background(make_iter, num_threads:int, prefetch:int):
     finally:
         stop.set(); thread.join()
 
-# %% ../nbs/00a_data_arrays.ipynb #93a1e6d0
+# %% ../nbs/00a_data_arrays.ipynb #f4efa678
 class ArrayDL(TfmdDL):
     "A `TfmdDL` that batches an `ImageArrays` by indexing, in a background thread with its own CPU threads; per item otherwise"
     def __init__(self, dataset=None,
@@ -176,7 +176,7 @@ class ArrayDL(TfmdDL):
         if not (self.fast and self.prefetch): yield from super().__iter__()
         else: yield from _background(super().__iter__, self.num_threads, self.prefetch)
 
-# %% ../nbs/00a_data_arrays.ipynb #fcef3ddd
+# %% ../nbs/00a_data_arrays.ipynb #e3ef9a90
 def array_dls(train:tuple, # (uint8 images (N,C,H,W), int labels) of the training set
               valid:tuple, # the same for the validation set
               vocab:list, # class names, `vocab[label]`

@@ -7,7 +7,7 @@ Docs: https://layerkd.github.io/layerkd_nb/data_cifar.html.md"""
 # %% auto #0
 __all__ = ['torchvision_cifar', 'cifar_dls']
 
-# %% ../nbs/00c_data_cifar.ipynb #faa061e8
+# %% ../nbs/00c_data_cifar.ipynb #0a7cb9f7
 import pickle, socket
 from pathlib import Path
 from urllib.error import URLError
@@ -54,7 +54,7 @@ def torchvision_cifar(root, # folder holding `cifar-10-batches-py`/`cifar-100-py
     y = sum([list(b[t['labels']]) for b in batches], [])
     return torch.from_numpy(x), torch.tensor(y), list(load(fnames[-1])[t['names']])
 
-# %% ../nbs/00c_data_cifar.ipynb #c2025f0c
+# %% ../nbs/00c_data_cifar.ipynb #750b6a08
 def cifar_dls(path, # folder layout root (`train/`, `test/` or `valid/`) or torchvision root
               n_classes:int=10, # 10 or 100
               bs:int=128, # batch size

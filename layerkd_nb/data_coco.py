@@ -7,7 +7,7 @@ Docs: https://layerkd.github.io/layerkd_nb/data_coco.html.md"""
 # %% auto #0
 __all__ = ['coco_items', 'coco_dls']
 
-# %% ../nbs/00d_data_coco.ipynb #2c747179
+# %% ../nbs/00d_data_coco.ipynb #db27296f
 import json
 from pathlib import Path
 from operator import itemgetter
@@ -17,7 +17,7 @@ from fastai.data.all import *
 from fastai.vision.all import ImageBlock, RandomResizedCrop, imagenet_stats
 from .data_folders import _item_dls
 
-# %% ../nbs/00d_data_coco.ipynb #f4d27763
+# %% ../nbs/00d_data_coco.ipynb #1d8c48ec
 def coco_items(path, # COCO root with `annotations/` and the image folders
                split:str='train', # 'train' or 'val' (files `instances_<split>2017.json`, images in `<split>2017/`)
                unlabelled:str='keep', # images without annotations: 'keep' (all-zero target) or 'drop'

@@ -7,7 +7,7 @@ Docs: https://layerkd.github.io/layerkd_nb/data_folders.html.md"""
 # %% auto #0
 __all__ = ['folder_items', 'folder_arrays', 'folder_dls']
 
-# %% ../nbs/00b_data_folders.ipynb #3ddb15e9
+# %% ../nbs/00b_data_folders.ipynb #10ff7d0f
 import hashlib, json, os, tempfile, warnings
 from pathlib import Path
 from operator import itemgetter
@@ -28,12 +28,12 @@ def _valid_name(path:Path, valid:str=None)->str:
     raise FileNotFoundError(f"No validation folder in {path}: expected {path/'valid'} or {path/'test'} "
                             f"(or pass valid=<folder name>)")
 
-# %% ../nbs/00b_data_folders.ipynb #d5950dcc
+# %% ../nbs/00b_data_folders.ipynb #4044fa52
 def _subfolders(d:Path)->list:
     "The non-hidden subfolders of `d`, sorted"
     return sorted(o for o in d.iterdir() if o.is_dir() and not o.name.startswith('.'))
 
-# %% ../nbs/00b_data_folders.ipynb #79562765
+# %% ../nbs/00b_data_folders.ipynb #ebfdf300
 def _class_folders(d:Path)->dict:
     "{class name: folder} of split folder `d`: its subfolders, or their subfolders for a nested (superclass/class) layout"
     tops = _subfolders(d)
@@ -52,7 +52,7 @@ def _class_folders(d:Path)->dict:
           f"labels are the {len(leaves)} class folders")
     return {o.name: o for o in sorted(leaves, key=lambda o: o.name)}
 
-# %% ../nbs/00b_data_folders.ipynb #bd28f5d9
+# %% ../nbs/00b_data_folders.ipynb #09fe2b2f
 def folder_items(path, # dataset root
                  split:str='train', # folder of the split inside `path`
                  vocab:list=None, # class names to check against (the training classes); None: this split's folders
@@ -72,7 +72,7 @@ def folder_items(path, # dataset root
         files += fs; labels += [list(vocab).index(c)]*len(fs)
     return files, labels, list(vocab)
 
-# %% ../nbs/00b_data_folders.ipynb #651d9ff8
+# %% ../nbs/00b_data_folders.ipynb #787d63b7
 def _decode(f, size=None)->np.ndarray:
     "One image file as an RGB uint8 array (H,W,3), optionally resized to `size`x`size`; errors name the file"
     try:
@@ -82,13 +82,13 @@ def _decode(f, size=None)->np.ndarray:
             return _pil_to_uint8(im, (3, *size_hw)).permute(1, 2, 0).numpy()
     except Exception as e: raise ValueError(f"Could not read image {f} ({e}); fix or remove the file") from e
 
-# %% ../nbs/00b_data_folders.ipynb #b01b4d65
+# %% ../nbs/00b_data_folders.ipynb #2c050aa7
 def _user_cache_dir(path:Path)->Path:
     "A per-dataset folder under the user's cache directory"
     base = Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'layerkd_nb'
     return base/hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:16]
 
-# %% ../nbs/00b_data_folders.ipynb #b14911dc
+# %% ../nbs/00b_data_folders.ipynb #71d06ad3
 def _writable(d:Path)->bool:
     "Whether a file can be created in `d` (created if missing)"
     try:
@@ -96,7 +96,7 @@ def _writable(d:Path)->bool:
         with tempfile.TemporaryFile(dir=d): return True
     except OSError: return False
 
-# %% ../nbs/00b_data_folders.ipynb #f76cc17a
+# %% ../nbs/00b_data_folders.ipynb #3e2d7b90
 def _save_atomic(fname:Path, **arrays):
     "`np.savez` to a temporary file in the same folder, then rename: readers never see a partial file"
     fname.parent.mkdir(parents=True, exist_ok=True)
@@ -107,13 +107,13 @@ def _save_atomic(fname:Path, **arrays):
     except BaseException:
         os.unlink(tmp); raise
 
-# %% ../nbs/00b_data_folders.ipynb #89b6e475
+# %% ../nbs/00b_data_folders.ipynb #fbd07b43
 def _cache_key(path:Path, files:list, size, vocab)->str:
     "A hash of what the decoded arrays depend on: size, classes, and each file's name, byte size and modification time"
     stats = [(str(f.relative_to(path)), (st := f.stat()).st_size, st.st_mtime_ns) for f in files]
     return hashlib.sha1(json.dumps([size, vocab, stats]).encode()).hexdigest()
 
-# %% ../nbs/00b_data_folders.ipynb #7f73f020
+# %% ../nbs/00b_data_folders.ipynb #7f01eaa1
 def folder_arrays(path, # dataset root
                   split:str='train', # split folder inside `path`
                   vocab:list=None, # class names (the training classes); None: this split's folders
@@ -147,7 +147,7 @@ def folder_arrays(path, # dataset root
             _save_atomic(d/name, images=images, labels=labels, key=np.array(key))
     return torch.from_numpy(images), torch.from_numpy(labels), vocab
 
-# %% ../nbs/00b_data_folders.ipynb #de0992b0
+# %% ../nbs/00b_data_folders.ipynb #22236084
 def _item_dls(items:list, n_train:int, blocks:tuple, bs:int, item_tfms, stats=None, num_workers:int=None, flip=True)->DataLoaders:
     "fastai per-item `DataLoaders` over `[file, target]` items (lists: fastai maps transforms over tuples), the first `n_train` being the training set"
     dblock = DataBlock(blocks=blocks, get_x=itemgetter(0), get_y=itemgetter(1),
