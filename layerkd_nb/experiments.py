@@ -11,7 +11,7 @@ __all__ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESE
            'teacher_key', 'get_teacher', 'collect_results', 'results_table', 'table_markdown', 'load_runs',
            'plot_accuracy', 'plot_layers', 'stage_attention', 'plot_attention', 'run_experiment', 'main']
 
-# %% ../nbs/05_experiments.ipynb #43922f17
+# %% ../nbs/05_experiments.ipynb #c78359d2
 import json, os, sys, time, random, hashlib, shutil, dataclasses
 from dataclasses import dataclass, field, asdict, fields
 from functools import partial
@@ -32,7 +32,7 @@ from .data import digits_dls, cifar_dls, folder_dls, coco_dls
 from .resnets import resnet10, resnet18, resnet34, imagenet_resnet34, imagenet_resnet50, match_layers, stage_modules
 from .maps import attention_map
 
-# %% ../nbs/05_experiments.ipynb #186e6d1f
+# %% ../nbs/05_experiments.ipynb #aafd1c90
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian')
 LR_MODES = ('constant', 'multistep', 'layerwise')
 DATASETS = ('digits', 'cifar10', 'cifar100', 'coco', 'folder')
@@ -42,11 +42,10 @@ def grid(methods:list, # methods, from `METHODS`
          lr_modes:list, # LR modes, from `LR_MODES`
          seeds:list, # seeds
         )->list: # (method, lr_mode, seed) runs, layer-wise runs of `none`/`kd` left out
-    "The runs of a grid: every method x LR mode x seed where the mode applies to the method"
-    return [(m, o, s) for m in methods for o in lr_modes for s in seeds
-            if not (o == 'layerwise' and m in ('none', 'kd'))]
+    "The runs of a grid, seed by seed (a cut-short grid has whole seeds): every method x LR mode where the mode applies"
+    return [(m, o, s) for s in seeds for m in methods for o in lr_modes if not (o == 'layerwise' and m in ('none', 'kd'))]
 
-# %% ../nbs/05_experiments.ipynb #e3e5a7e1
+# %% ../nbs/05_experiments.ipynb #24ceaa93
 ARCHS = dict(resnet10=resnet10, resnet18=resnet18, resnet34=resnet34,
              imagenet_resnet34=imagenet_resnet34, imagenet_resnet50=imagenet_resnet50)
 
@@ -58,7 +57,7 @@ def make_model(arch:str, # a key of `ARCHS`
     if arch not in ARCHS: raise ValueError(f"Unknown architecture {arch!r}; use one of {list(ARCHS)}")
     return ARCHS[arch](n_classes) if arch.startswith('imagenet') else ARCHS[arch](n_classes, width)
 
-# %% ../nbs/05_experiments.ipynb #66edb883
+# %% ../nbs/05_experiments.ipynb #d6d4a2b2
 @dataclass
 class ExperimentConfig:
     "Everything a grid of distillation runs depends on"
@@ -97,9 +96,10 @@ class ExperimentConfig:
     clip:tuple=(0.1, 10.) # `LayerwiseLR` multiplier bounds
     scope:str='layer' # 'layer' or 'stage'
     layerwise_base:str='multistep' # base schedule under layer-wise rates ('multistep' or 'constant')
+    num_workers:int=None # loader processes of the per-item pipelines (coco, large folder images); None: fastai's default
     out:str='layerkd_runs' # results folder
 
-# %% ../nbs/05_experiments.ipynb #4375258a
+# %% ../nbs/05_experiments.ipynb #6c60456f
 PRESETS = {
     'quick': dict(dataset='digits', size=16, teacher='resnet18', student='resnet10', width=8, epochs=6, teacher_epochs=8,
                   bs=64, lr=0.05, seeds=(0, 1), every=1, hessian_map_every=4, out='layerkd_runs/quick'),
@@ -127,7 +127,7 @@ def config_for(name:str='quick', # a key of `PRESETS`
     if bad := [k for k in overrides if k not in names]: raise ValueError(f"Unknown config fields {bad}; fields are {sorted(names)}")
     return ExperimentConfig(**{**PRESETS[name], **{k:v for k,v in overrides.items() if v is not None}})
 
-# %% ../nbs/05_experiments.ipynb #c1df509a
+# %% ../nbs/05_experiments.ipynb #fc35d174
 def _tuple(o, conv=str):
     if isinstance(o, str): o = [s for s in o.replace(' ', '').split(',') if s]
     return tuple(conv(x) for x in listify(o))
@@ -166,7 +166,7 @@ def _data_classes(c)->int:
     if missing: raise ValueError(f"{path} is not a COCO 2017 root: missing {missing}")
     return len(json.loads((path/'annotations/instances_val2017.json').read_text())['categories'])
 
-# %% ../nbs/05_experiments.ipynb #a403291c
+# %% ../nbs/05_experiments.ipynb #1711f65c
 def check_config(c:ExperimentConfig, # the configuration to check
                 )->ExperimentConfig: # a normalised copy
     "A normalised copy of `c`; raises one clear error for anything that would fail later"
@@ -202,15 +202,14 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if any(m not in ('none', 'kd') for m in c.methods): match_layers(student, teacher)
     return c
 
-# %% ../nbs/05_experiments.ipynb #3ce47e8f
-def _subset_dl(dl, n:int, seed:int=0):
+# %% ../nbs/05_experiments.ipynb #04da01e3
+def _subset_dl(dl, n:int, vocab:list, split_idx:int, seed:int=0):
     "`dl` over a random `n`-item subset of its in-memory dataset (the same subset for a given `seed`)"
     ds = dl.dataset
     if n is None or n >= len(ds): return dl
     if not hasattr(ds, 'images'): raise ValueError("n_train/n_valid need an in-memory dataset (digits, CIFAR, small folder images)")
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    sub = type(ds)(ds.images[idx], ds.labels[idx], ds.vocab, split_idx=getattr(ds, 'split_idx', None))
-    return dl.new(dataset=sub)
+    return dl.new(dataset=type(ds)(ds.images[idx], ds.labels[idx], vocab, split_idx=split_idx))
 
 def make_dls(c:ExperimentConfig, # a checked config
              device=None, # batch device; None: fastai's default
@@ -218,13 +217,14 @@ def make_dls(c:ExperimentConfig, # a checked config
     "The `DataLoaders` of `c` (the subsets of `n_train`/`n_valid` fixed by seed 0)"
     if c.dataset == 'digits': dls = digits_dls(bs=c.bs, size=c.size or 32, device=device)
     elif c.dataset in ('cifar10', 'cifar100'): dls = cifar_dls(c.data, n_classes=c.n_classes, bs=c.bs, device=device)
-    elif c.dataset == 'folder': dls = folder_dls(c.data, bs=c.bs, size=c.size, device=device)
-    else: return coco_dls(c.data, size=c.size or 224, bs=c.bs)
+    elif c.dataset == 'folder': dls = folder_dls(c.data, bs=c.bs, size=c.size, device=device, num_workers=c.num_workers)
+    else: return coco_dls(c.data, size=c.size or 224, bs=c.bs, num_workers=c.num_workers)
     if c.n_train or c.n_valid:
-        dls = DataLoaders(_subset_dl(dls.train, c.n_train, 0), _subset_dl(dls.valid, c.n_valid, 1), device=dls.device)
+        dls = DataLoaders(_subset_dl(dls.train, c.n_train, dls.vocab, 0, seed=0),
+                          _subset_dl(dls.valid, c.n_valid, dls.vocab, 1, seed=1), device=dls.device)
     return dls
 
-# %% ../nbs/05_experiments.ipynb #41cd970e
+# %% ../nbs/05_experiments.ipynb #c105d817
 def _mean_ap(preds, targs):
     from sklearn.metrics import average_precision_score
     keep = targs.sum(0) > 0
@@ -241,7 +241,7 @@ def task_setup(c:ExperimentConfig)->tuple: # (loss_func, metrics, name of the ma
         return (BCEWithLogitsLossFlat(), [mean_average_precision(), F1ScoreMulti(average='macro'), accuracy_multi], 'mAP')
     return CrossEntropyLossFlat(), [accuracy], 'accuracy'
 
-# %% ../nbs/05_experiments.ipynb #b2ad53ea
+# %% ../nbs/05_experiments.ipynb #8429c5f7
 def get_rng_state(dls=None)->dict:
     "RNG states of torch (CPU and CUDA), numpy, Python and each DataLoader of `dls`"
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -256,7 +256,7 @@ def set_rng_state(state:dict, dls=None):
     if dls is not None:
         for dl, s in zip(dls.loaders, state['dls']): dl.rng.setstate(s)
 
-# %% ../nbs/05_experiments.ipynb #674b5469
+# %% ../nbs/05_experiments.ipynb #53428c59
 def _save_atomic(obj, fname:Path):
     tmp = fname.with_name(fname.name + '.tmp')
     if fname.suffix == '.json': tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
@@ -300,11 +300,11 @@ class EpochCheckpoint(Callback):
         state = dict(epoch=k, rows=self.rows, rng=get_rng_state(self.dls), wall_time=self.wall,
                      smooth_loss=dict(vars(self.learn.recorder.smooth_loss)))
         _save_atomic(state, self.ckpt_dir/'state.pt')
-        for f in self.ckpt_dir.glob('epoch_*.pth'):
-            if f.stem != f'epoch_{k}': f.unlink()
+        for f in self.ckpt_dir.glob('epoch_*'):   # older epochs' weights and callback sidecars
+            if not f.name.startswith(f'epoch_{k}.'): f.unlink()
         if self.on_epoch: self.on_epoch(state)
 
-# %% ../nbs/05_experiments.ipynb #04d8f62b
+# %% ../nbs/05_experiments.ipynb #8936bc9f
 def _callbacks():
     "The distillation callbacks module (imported when first needed)"
     from layerkd_nb import callbacks
@@ -325,15 +325,17 @@ def make_learner(c:ExperimentConfig, # a checked config
                  teacher:nn.Module=None, # the frozen teacher (for every method but 'none')
                  **kwargs, # passed to `Learner`
                 ):
-    "The fastai `Learner` of one run: plain for 'none', `distill_learner` otherwise"
+    "The fastai `Learner` of one run: plain for 'none', with `MapDistillation` (and `LayerwiseLR` for 'layerwise') otherwise"
     loss_func, metrics, _ = task_setup(c)
     kw = dict(loss_func=loss_func, metrics=metrics, opt_func=_opt_func(c), wd=c.wd, **kwargs)
     if method == 'none': return Learner(dls, model, **kw)
     if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
+    cb = _callbacks()
     k = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
-    return _callbacks().distill_learner(dls, model, teacher, method=method, layerwise=lr_mode == 'layerwise',
-        weight=c.weight, map_every=k, kd_weight=c.kd_weight if method == 'kd' else 0., T=c.T,
-        layerwise_kwargs=dict(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope), **kw)
+    cbs = [cb.MapDistillation(teacher, None if method == 'kd' else method, weight=c.weight, map_every=k,
+                              kd_weight=c.kd_weight if method == 'kd' else 0., T=c.T)]
+    if lr_mode == 'layerwise': cbs.append(cb.LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope))
+    return Learner(dls, model, cbs=cbs, **kw)
 
 def load_weights(model:nn.Module, # the model to load into
                  fname, # a file written by `Learner.save`
@@ -352,7 +354,7 @@ def _fit(learn, c, lr_mode, epochs, start_epoch, cbs):
     learn.fit_multistep(epochs, c.lr, milestones=[epoch_of(m, epochs) for m in c.milestones], gamma=c.gamma,
                         cbs=cbs, start_epoch=start_epoch)
 
-# %% ../nbs/05_experiments.ipynb #52dac74c
+# %% ../nbs/05_experiments.ipynb #65ecfb7c
 def train_run(c:ExperimentConfig, # a checked config
               dls:DataLoaders, # data (shared by the runs)
               run_dir:Path, # where `results.json` goes
@@ -402,7 +404,7 @@ def train_run(c:ExperimentConfig, # a checked config
     write(torch.load(ckpt_dir/'state.pt', weights_only=False), 'done')
     return json.loads(res_file.read_text())
 
-# %% ../nbs/05_experiments.ipynb #285df95d
+# %% ../nbs/05_experiments.ipynb #03ff8acd
 def teacher_key(c:ExperimentConfig)->str:
     "Hash of the settings the teacher depends on"
     keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
@@ -426,7 +428,7 @@ def get_teacher(c:ExperimentConfig, # a checked config
     model = load_weights(make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width)), ckpt/'final.pth')
     return model.to(dls.device).eval().requires_grad_(False), res
 
-# %% ../nbs/05_experiments.ipynb #b6cca7a0
+# %% ../nbs/05_experiments.ipynb #1e1ed101
 def collect_results(out, # results folder of `run_experiment`
                     runs:list=None, # (method, lr_mode, seed) to keep; None: every finished run
                    )->pd.DataFrame:
@@ -467,7 +469,7 @@ def table_markdown(t:pd.DataFrame, # `results_table`'s output
     lines += [f"| {r['method']} | {r['lr_mode']} ({r['paper_name']}) | {cell(r)} | {r['seeds']} |" for _, r in t.iterrows()]
     return '\n'.join(lines)
 
-# %% ../nbs/05_experiments.ipynb #6c6520ee
+# %% ../nbs/05_experiments.ipynb #05cb1b70
 def load_runs(out)->list:
     "The `results.json` of every student run under `out` (finished or not)"
     return [json.loads(f.read_text()) for f in sorted(Path(out).glob('runs/*/results.json'))]
@@ -518,7 +520,7 @@ def plot_layers(runs:list, # `load_runs`' output
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/05_experiments.ipynb #acdb1baa
+# %% ../nbs/05_experiments.ipynb #5554379f
 def stage_attention(model:nn.Module, # a ResNet-style model
                     xb, # a batch of images
                    )->list: # 4 tensors (B, H_j, W_j), one per stage
@@ -557,7 +559,7 @@ def plot_attention(teacher:nn.Module, # the teacher
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/05_experiments.ipynb #5580bc4d
+# %% ../nbs/05_experiments.ipynb #7d1e4c40
 _GRID_KEYS = ('methods', 'lr_modes', 'seeds', 'out')
 
 def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
@@ -615,7 +617,7 @@ def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
             plt.close(plot_attention(teacher, students, dls, fname=out/'attention.png'))
     return t
 
-# %% ../nbs/05_experiments.ipynb #bfa3110e
+# %% ../nbs/05_experiments.ipynb #e360a4b7
 @call_parse
 def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar100-paper, coco-paper
          data:str=None, # dataset root (CIFAR folder/torchvision layout, COCO 2017 root, image folder with train/ and valid|test/)
