@@ -17,6 +17,8 @@ from .data_arrays import *
 from .data_folders import *
 from .data_cifar import *
 from .data_coco import *
+from .data_folders import _valid_name, _decode, _item_dls   # where they were before the split
+from .data_cifar import _tv
 
 # %% ../nbs/00_data.ipynb #c6060e2b
 _all_ = ['cifar10_stats', 'cifar100_stats', 'image_stats', 'cifar_augment', 'PadCropFlip', 'ToUint8Image', 'ImageArrays',
