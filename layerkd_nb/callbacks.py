@@ -6,9 +6,9 @@ Docs: https://layerkd.github.io/layerkd_nb/callbacks.html.md"""
 
 # %% auto #0
 __all__ = ['default_weights', 'multistep_schedule', 'ResumableCallback', 'hinton_kd', 'MapDistillation', 'update_momentum',
-           'layerwise_multipliers', 'refine_groups', 'LayerwiseLR']
+           'layerwise_multipliers', 'refine_groups', 'LayerwiseLR', 'distill_learner']
 
-# %% ../nbs/04_callbacks.ipynb #2792352a
+# %% ../nbs/04_callbacks.ipynb #727086d5
 import math, random, warnings
 from functools import partial
 from pathlib import Path
@@ -28,7 +28,7 @@ from fastai.torch_core import num_distrib, rank_distrib, trainable_params
 from .resnets import match_layers, stage_of, _unwrap
 from .maps import get_method, layer_divergences, MapMethod, _forward, _task_loss
 
-# %% ../nbs/04_callbacks.ipynb #36a12aaa
+# %% ../nbs/04_callbacks.ipynb #77f8438c
 def multistep_schedule(lr, # the initial lr: a float or one per parameter group
                        milestones:list, # epochs at whose start the lr is multiplied by `gamma`
                        gamma:float, # the factor
@@ -41,7 +41,7 @@ def multistep_schedule(lr, # the initial lr: a float or one per parameter group
         return lr * gamma ** sum(epoch >= m for m in milestones)
     return _sched
 
-# %% ../nbs/04_callbacks.ipynb #c248e3dc
+# %% ../nbs/04_callbacks.ipynb #a31125ee
 @patch
 def fit_multistep(self:Learner,
                   n_epoch:int, # epochs
@@ -56,7 +56,7 @@ def fit_multistep(self:Learner,
     scheds = {'lr': multistep_schedule(lr, milestones, gamma, n_epoch)}
     self.fit(n_epoch, cbs=ParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
-# %% ../nbs/04_callbacks.ipynb #28d7fbe8
+# %% ../nbs/04_callbacks.ipynb #eaaa4772
 def _per_user_group(v, # a value, one per user group, or a `slice` as fastai takes it
                     n_user:int)->list:
     "What fastai's `Optimizer.set_hyper` makes of `v` for `n_user` groups"
@@ -76,7 +76,7 @@ def set_hyper(self:Optimizer, k, v):
         if len(v) == n_user and n_user != len(parents): v = [v[p] for p in parents]
     _fastai_set_hyper(self, k, v)
 
-# %% ../nbs/04_callbacks.ipynb #6b79d3a7
+# %% ../nbs/04_callbacks.ipynb #1a24819d
 _fastai_freeze_to = Optimizer.freeze_to
 
 @patch
@@ -89,13 +89,13 @@ def freeze_to(self:Optimizer, n:int):
         n = sum(p < frozen_user for p in parents)
     _fastai_freeze_to(self, n)
 
-# %% ../nbs/04_callbacks.ipynb #05eab668
+# %% ../nbs/04_callbacks.ipynb #e4b3f6fa
 class ResumableCallback(Callback):
     "A callback whose `state_dict()` is saved by `Learner.save` and given back to `load_state_dict` by `Learner.load`"
     def state_dict(self)->dict: raise NotImplementedError
     def load_state_dict(self, state:dict): raise NotImplementedError
 
-# %% ../nbs/04_callbacks.ipynb #69afa200
+# %% ../nbs/04_callbacks.ipynb #574f7e88
 def _sidecar(model_file:Path)->Path: return Path(model_file).with_suffix('.callbacks.pth')
 
 def _random_state(learn):
@@ -111,7 +111,7 @@ def _set_random_state(learn, state):
     for dl,s in zip(getattr(learn, 'dls', None) or [], state['dataloaders']):
         if s is not None and hasattr(dl, 'rng'): dl.rng.setstate(s)
 
-# %% ../nbs/04_callbacks.ipynb #42999bae
+# %% ../nbs/04_callbacks.ipynb #19dd3921
 _fastai_save, _fastai_load = Learner.save, Learner.load
 
 @patch
@@ -136,7 +136,7 @@ def load(self:Learner, file, device=None, **kwargs):
         _set_random_state(self, saved['random'])
     return self
 
-# %% ../nbs/04_callbacks.ipynb #17140452
+# %% ../nbs/04_callbacks.ipynb #9bcdfc79
 def hinton_kd(student_logits:Tensor, # (B, C)
               teacher_logits:Tensor, # (B, C)
               T:float=4., # temperature
@@ -150,10 +150,10 @@ def hinton_kd(student_logits:Tensor, # (B, C)
         return T**2 * kl.mean(1).mean()
     return T**2 * F.kl_div(F.log_softmax(s, 1), F.log_softmax(t, 1), log_target=True, reduction='batchmean')
 
-# %% ../nbs/04_callbacks.ipynb #95b6644f
+# %% ../nbs/04_callbacks.ipynb #7d5f89e2
 default_weights = dict(attention=10., jacobian=3., hessian=3.)
 
-# %% ../nbs/04_callbacks.ipynb #32efe8f5
+# %% ../nbs/04_callbacks.ipynb #921d0782
 class _MapLossColumn(Metric):
     "A Recorder column: the epoch's mean of `sum_j L_j` over the mapped training batches"
     def __init__(self, cb): self.cb = cb
@@ -164,7 +164,7 @@ class _MapLossColumn(Metric):
     @property
     def name(self): return 'map_jsd'
 
-# %% ../nbs/04_callbacks.ipynb #c315a55a
+# %% ../nbs/04_callbacks.ipynb #45465c7c
 class MapDistillation(ResumableCallback):
     "Adds `weight * sum_j JSD(student map_j, teacher map_j)` (and optional Hinton KD) to the training loss"
     order = 20   # after MixedPrecision (10) and DistributedTrainer (11), before the Recorder (50)
@@ -258,7 +258,7 @@ class MapDistillation(ResumableCallback):
     def state_dict(self): return dict(rows=list(self._rows))
     def load_state_dict(self, state): self._rows = list(state['rows'])
 
-# %% ../nbs/04_callbacks.ipynb #846c0972
+# %% ../nbs/04_callbacks.ipynb #19d04d69
 def _gloo_safe_broadcast():
     "fastai's `DistributedDL._broadcast` moves indices to CUDA for nccl; keep them on the CPU for gloo"
     from fastai.distributed import DistributedDL
@@ -271,7 +271,7 @@ def _gloo_safe_broadcast():
     _broadcast._gloo_safe = True
     DistributedDL._broadcast = _broadcast
 
-# %% ../nbs/04_callbacks.ipynb #d4224ce4
+# %% ../nbs/04_callbacks.ipynb #1f16ffda
 def update_momentum(momentum:Tensor, # m_j of every layer, or None before the first interval
                     layer_losses:Tensor, # L_j of the interval
                     beta:float, # weight of the old momentum, in [0, 1]
@@ -279,7 +279,7 @@ def update_momentum(momentum:Tensor, # m_j of every layer, or None before the fi
     "`beta * momentum + (1-beta) * layer_losses`; the first momentum is the first `layer_losses`"
     return layer_losses.clone() if momentum is None else beta * momentum + (1 - beta) * layer_losses
 
-# %% ../nbs/04_callbacks.ipynb #e14509e1
+# %% ../nbs/04_callbacks.ipynb #db688780
 def layerwise_multipliers(momentum:Tensor, # m_j of every layer
                           rule='relative', # 'relative', 'inverse' or a callable (state dict -> multipliers)
                           eps:float=1e-8, # keeps the ratios finite when losses are 0
@@ -294,7 +294,7 @@ def layerwise_multipliers(momentum:Tensor, # m_j of every layer
     else: raise ValueError(f"Unknown rule {rule!r}: use 'relative', 'inverse' or a callable (state dict -> multipliers)")
     return s if clip is None else s.clamp(*clip)
 
-# %% ../nbs/04_callbacks.ipynb #b198a691
+# %% ../nbs/04_callbacks.ipynb #47e05139
 def refine_groups(user_groups:list, # parameter lists from the Learner's splitter
                   layers:list, # parameter lists, one per matched layer (or stage)
                  )->tuple: # (groups, parent user group of each group, group index of each layer)
@@ -320,7 +320,7 @@ def refine_groups(user_groups:list, # parameter lists from the Learner's splitte
         if rest: groups.append(rest); parents.append(g)
     return groups, parents, layer_groups
 
-# %% ../nbs/04_callbacks.ipynb #b392bd75
+# %% ../nbs/04_callbacks.ipynb #ea5e807f
 class _LayerwiseOptFunc:
     "An `opt_func` that refines the splitter's groups with `refine_groups` for a `LayerwiseLR`"
     def __init__(self, opt_func, callback): self.opt_func, self.callback = opt_func, callback
@@ -333,7 +333,7 @@ class _LayerwiseOptFunc:
         opt.group_parents, opt.layer_groups = parents, layer_groups
         return opt
 
-# %% ../nbs/04_callbacks.ipynb #ba2e79d9
+# %% ../nbs/04_callbacks.ipynb #2f73a6dd
 class LayerwiseLR(ResumableCallback):
     "Each matched layer in its own parameter group, its lr = scheduled lr * s_j, s_j set from its divergence every `every` epochs"
     order = 61   # after ParamScheduler (60)
@@ -386,9 +386,6 @@ class LayerwiseLR(ResumableCallback):
         if getattr(self.opt, 'layer_groups', None) is None: self._rebuild_optimizer()
         n_layers = len(self.opt.layer_groups)
         if self.multipliers is None: self.multipliers = torch.ones(n_layers)
-        self._n_iter = len(self.dls.train)
-        per_run = self.n_epoch * self._n_iter
-        self._interval = self.every * self._n_iter if isinstance(self.every, int) else max(1, round(self.every * per_run))
         if num_distrib() > 1: _gloo_safe_broadcast()
 
     def _rebuild_optimizer(self):
@@ -397,7 +394,9 @@ class LayerwiseLR(ResumableCallback):
         self.learn.create_opt()
         for k in old[0]: _fastai_set_hyper(self.opt, k, [old[p][k] for p in self.opt.group_parents])
 
-    def _global_iter(self)->int: return self.epoch * self._n_iter + self.iter
+    def _batch_interval(self)->int:
+        "Batches per interval of a fractional `every`"
+        return max(1, round(self.every * self.n_epoch * self.n_iter))
 
     def _restore(self):
         "Put the scheduler's lrs back"
@@ -419,7 +418,13 @@ class LayerwiseLR(ResumableCallback):
         if losses is not None:
             self._sums = losses.detach() if self._sums is None else self._sums + losses.detach()
             self._count += 1
-        if not self._lr_find and (self._global_iter() + 1) % self._interval == 0: self._end_interval()
+        if self._lr_find or isinstance(self.every, int): return
+        done = self.epoch * self.n_iter + self.iter + 1                  # batches of the run so far (resumes alike)
+        if done % self._batch_interval() == 0: self._end_interval(done / self.n_iter)
+
+    def after_train(self):
+        if self._active and not self._lr_find and isinstance(self.every, int) and (self.epoch + 1) % self.every == 0:
+            self._end_interval(self.epoch + 1)
 
     def _warn_once(self, key, msg):
         if key not in self._warned: self._warned.add(key); warnings.warn(msg)
@@ -432,8 +437,8 @@ class LayerwiseLR(ResumableCallback):
         self._sums, self._count = None, 0
         return None if stats[-1] == 0 else (stats[:-1] / stats[-1]).cpu()
 
-    def _end_interval(self):
-        "Close an interval: update momentum and multipliers from its mean layer losses, record the history"
+    def _end_interval(self, epoch:float):
+        "Close the interval ending at `epoch`: update momentum and multipliers from its mean layer losses, record the history"
         losses = self._interval_losses()
         if losses is None: return self._warn_once('empty', "LayerwiseLR: an interval had no batch with maps (map_every "
                                                   "longer than the interval?); multipliers left unchanged.")
@@ -444,7 +449,6 @@ class LayerwiseLR(ResumableCallback):
             self.momentum = update_momentum(self.momentum, losses, self.beta)
             self.multipliers = layerwise_multipliers(self.momentum, self.rule, self.eps, self.clip, L=losses,
                                                      s=self.multipliers, beta=self.beta).float()
-        epoch = (self._global_iter() + 1) / self._n_iter
         momentum = self.momentum if self.momentum is not None else torch.full_like(losses, float('nan'))
         self._rows += [dict(epoch=epoch, layer=j+1, L=losses[j].item(), m=momentum[j].item(), s=self.multipliers[j].item(),
                             lr=self._last_base[g] * self.multipliers[j].item()) for j,g in enumerate(self.opt.layer_groups)]
@@ -463,7 +467,7 @@ class LayerwiseLR(ResumableCallback):
         self.multipliers, self.momentum, self._rows = state['multipliers'], state['momentum'], list(state['rows'])
         self._sums, self._count = state['sums'], state['count']
 
-# %% ../nbs/04_callbacks.ipynb #1a6429f9
+# %% ../nbs/04_callbacks.ipynb #8912fa96
 @patch
 def plot(self:LayerwiseLR, figsize=(9, 3)):
     "Per matched layer: the lr multiplier and the divergence against epochs"
@@ -477,3 +481,28 @@ def plot(self:LayerwiseLR, figsize=(9, 3)):
     ax_l.set(title='interval mean JSD L_j', xlabel='epoch', ylabel='L_j')
     ax_s.legend(fontsize=7); fig.tight_layout()
     return fig
+
+# %% ../nbs/04_callbacks.ipynb #614b7c7f
+def distill_learner(dls, # the student's DataLoaders
+                    student:nn.Module, # the model to train
+                    teacher:nn.Module=None, # the trained teacher (not needed for `method=None`)
+                    method='attention', # 'attention', 'jacobian', 'hessian', a `MapMethod`, 'kd' (Hinton only) or None
+                    layerwise:bool=False, # add `LayerwiseLR`
+                    weight:float=None, # lambda of the map term; None: `default_weights[method]`
+                    map_every:int=1, # maps on every k-th training batch
+                    kd_weight:float=0., # Hinton logit term (1 when `method='kd'` and not given)
+                    T:float=4., # temperature of the logit term
+                    layerwise_kwargs:dict=None, # arguments of `LayerwiseLR` (every, beta, eps, rule, clip, scope)
+                    cbs=None, # more callbacks
+                    **learner_kwargs, # passed to `Learner` (metrics, loss_func, opt_func, splitter, path, ...)
+                   )->Learner:
+    "A fastai `Learner` training `student` with `MapDistillation` (and `LayerwiseLR`) from `teacher`"
+    if method == 'kd': method, kd_weight = None, kd_weight or 1.
+    distill = method is not None or kd_weight
+    if distill and teacher is None: raise ValueError(f"method={method!r}, kd_weight={kd_weight}: distillation needs a `teacher`")
+    if layerwise and method is None: raise ValueError("`layerwise=True` needs a map method ('attention', 'jacobian', 'hessian'): "
+                                                      "the layer-wise lrs are driven by the maps' divergences")
+    callbacks = L(cbs)
+    if distill: callbacks += MapDistillation(teacher, method, weight, map_every, kd_weight, T)
+    if layerwise: callbacks += LayerwiseLR(**(layerwise_kwargs or {}))
+    return Learner(dls, student, cbs=callbacks, **learner_kwargs)
