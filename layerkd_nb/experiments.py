@@ -9,9 +9,10 @@ __all__ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESE
            'config_for', 'epoch_of', 'check_config', 'make_dls', 'mean_average_precision', 'task_setup',
            'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'make_learner', 'load_weights', 'train_run',
            'teacher_key', 'get_teacher', 'collect_results', 'results_table', 'table_markdown', 'load_runs',
-           'plot_accuracy', 'plot_layers', 'stage_attention', 'plot_attention', 'run_experiment', 'main']
+           'plot_accuracy', 'plot_layers', 'stage_attention', 'plot_attention', 'write_report', 'run_experiment',
+           'main']
 
-# %% ../nbs/05_experiments.ipynb #c78359d2
+# %% ../nbs/05_experiments.ipynb #a86ed641
 import json, os, sys, time, random, hashlib, shutil, dataclasses
 from dataclasses import dataclass, field, asdict, fields
 from functools import partial
@@ -32,7 +33,7 @@ from .data import digits_dls, cifar_dls, folder_dls, coco_dls
 from .resnets import resnet10, resnet18, resnet34, imagenet_resnet34, imagenet_resnet50, match_layers, stage_modules
 from .maps import attention_map
 
-# %% ../nbs/05_experiments.ipynb #aafd1c90
+# %% ../nbs/05_experiments.ipynb #763e303c
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian')
 LR_MODES = ('constant', 'multistep', 'layerwise')
 DATASETS = ('digits', 'cifar10', 'cifar100', 'coco', 'folder')
@@ -45,7 +46,7 @@ def grid(methods:list, # methods, from `METHODS`
     "The runs of a grid, seed by seed (a cut-short grid has whole seeds): every method x LR mode where the mode applies"
     return [(m, o, s) for s in seeds for m in methods for o in lr_modes if not (o == 'layerwise' and m in ('none', 'kd'))]
 
-# %% ../nbs/05_experiments.ipynb #24ceaa93
+# %% ../nbs/05_experiments.ipynb #c423719a
 ARCHS = dict(resnet10=resnet10, resnet18=resnet18, resnet34=resnet34,
              imagenet_resnet34=imagenet_resnet34, imagenet_resnet50=imagenet_resnet50)
 
@@ -57,7 +58,7 @@ def make_model(arch:str, # a key of `ARCHS`
     if arch not in ARCHS: raise ValueError(f"Unknown architecture {arch!r}; use one of {list(ARCHS)}")
     return ARCHS[arch](n_classes) if arch.startswith('imagenet') else ARCHS[arch](n_classes, width)
 
-# %% ../nbs/05_experiments.ipynb #d6d4a2b2
+# %% ../nbs/05_experiments.ipynb #1a085a42
 @dataclass
 class ExperimentConfig:
     "Everything a grid of distillation runs depends on"
@@ -99,7 +100,7 @@ class ExperimentConfig:
     num_workers:int=None # loader processes of the per-item pipelines (coco, large folder images); None: fastai's default
     out:str='layerkd_runs' # results folder
 
-# %% ../nbs/05_experiments.ipynb #6c60456f
+# %% ../nbs/05_experiments.ipynb #2f85068b
 PRESETS = {
     'quick': dict(dataset='digits', size=16, teacher='resnet18', student='resnet10', width=8, epochs=6, teacher_epochs=8,
                   bs=64, lr=0.05, seeds=(0, 1), every=1, hessian_map_every=4, out='layerkd_runs/quick'),
@@ -127,7 +128,7 @@ def config_for(name:str='quick', # a key of `PRESETS`
     if bad := [k for k in overrides if k not in names]: raise ValueError(f"Unknown config fields {bad}; fields are {sorted(names)}")
     return ExperimentConfig(**{**PRESETS[name], **{k:v for k,v in overrides.items() if v is not None}})
 
-# %% ../nbs/05_experiments.ipynb #fc35d174
+# %% ../nbs/05_experiments.ipynb #1fa6760d
 def _tuple(o, conv=str):
     if isinstance(o, str): o = [s for s in o.replace(' ', '').split(',') if s]
     return tuple(conv(x) for x in listify(o))
@@ -166,7 +167,7 @@ def _data_classes(c)->int:
     if missing: raise ValueError(f"{path} is not a COCO 2017 root: missing {missing}")
     return len(json.loads((path/'annotations/instances_val2017.json').read_text())['categories'])
 
-# %% ../nbs/05_experiments.ipynb #1711f65c
+# %% ../nbs/05_experiments.ipynb #5de2defd
 def check_config(c:ExperimentConfig, # the configuration to check
                 )->ExperimentConfig: # a normalised copy
     "A normalised copy of `c`; raises one clear error for anything that would fail later"
@@ -202,7 +203,7 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if any(m not in ('none', 'kd') for m in c.methods): match_layers(student, teacher)
     return c
 
-# %% ../nbs/05_experiments.ipynb #04da01e3
+# %% ../nbs/05_experiments.ipynb #290f45d6
 def _subset_dl(dl, n:int, vocab:list, split_idx:int, seed:int=0):
     "`dl` over a random `n`-item subset of its in-memory dataset (the same subset for a given `seed`)"
     ds = dl.dataset
@@ -224,7 +225,7 @@ def make_dls(c:ExperimentConfig, # a checked config
                           _subset_dl(dls.valid, c.n_valid, dls.vocab, 1, seed=1), device=dls.device)
     return dls
 
-# %% ../nbs/05_experiments.ipynb #c105d817
+# %% ../nbs/05_experiments.ipynb #2a5712c7
 def _mean_ap(preds, targs):
     from sklearn.metrics import average_precision_score
     keep = targs.sum(0) > 0
@@ -241,7 +242,7 @@ def task_setup(c:ExperimentConfig)->tuple: # (loss_func, metrics, name of the ma
         return (BCEWithLogitsLossFlat(), [mean_average_precision(), F1ScoreMulti(average='macro'), accuracy_multi], 'mAP')
     return CrossEntropyLossFlat(), [accuracy], 'accuracy'
 
-# %% ../nbs/05_experiments.ipynb #8429c5f7
+# %% ../nbs/05_experiments.ipynb #87cdea3a
 def get_rng_state(dls=None)->dict:
     "RNG states of torch (CPU and CUDA), numpy, Python and each DataLoader of `dls`"
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -256,7 +257,7 @@ def set_rng_state(state:dict, dls=None):
     if dls is not None:
         for dl, s in zip(dls.loaders, state['dls']): dl.rng.setstate(s)
 
-# %% ../nbs/05_experiments.ipynb #53428c59
+# %% ../nbs/05_experiments.ipynb #aae5d55d
 def _save_atomic(obj, fname:Path):
     tmp = fname.with_name(fname.name + '.tmp')
     if fname.suffix == '.json': tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
@@ -304,7 +305,7 @@ class EpochCheckpoint(Callback):
             if not f.name.startswith(f'epoch_{k}.'): f.unlink()
         if self.on_epoch: self.on_epoch(state)
 
-# %% ../nbs/05_experiments.ipynb #8936bc9f
+# %% ../nbs/05_experiments.ipynb #6d0a0e71
 def _callbacks():
     "The distillation callbacks module (imported when first needed)"
     from layerkd_nb import callbacks
@@ -354,7 +355,7 @@ def _fit(learn, c, lr_mode, epochs, start_epoch, cbs):
     learn.fit_multistep(epochs, c.lr, milestones=[epoch_of(m, epochs) for m in c.milestones], gamma=c.gamma,
                         cbs=cbs, start_epoch=start_epoch)
 
-# %% ../nbs/05_experiments.ipynb #65ecfb7c
+# %% ../nbs/05_experiments.ipynb #5da4cba1
 def train_run(c:ExperimentConfig, # a checked config
               dls:DataLoaders, # data (shared by the runs)
               run_dir:Path, # where `results.json` goes
@@ -404,7 +405,7 @@ def train_run(c:ExperimentConfig, # a checked config
     write(torch.load(ckpt_dir/'state.pt', weights_only=False), 'done')
     return json.loads(res_file.read_text())
 
-# %% ../nbs/05_experiments.ipynb #03ff8acd
+# %% ../nbs/05_experiments.ipynb #0f964576
 def teacher_key(c:ExperimentConfig)->str:
     "Hash of the settings the teacher depends on"
     keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
@@ -428,7 +429,7 @@ def get_teacher(c:ExperimentConfig, # a checked config
     model = load_weights(make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width)), ckpt/'final.pth')
     return model.to(dls.device).eval().requires_grad_(False), res
 
-# %% ../nbs/05_experiments.ipynb #1e1ed101
+# %% ../nbs/05_experiments.ipynb #49dca6e0
 def collect_results(out, # results folder of `run_experiment`
                     runs:list=None, # (method, lr_mode, seed) to keep; None: every finished run
                    )->pd.DataFrame:
@@ -469,7 +470,7 @@ def table_markdown(t:pd.DataFrame, # `results_table`'s output
     lines += [f"| {r['method']} | {r['lr_mode']} ({r['paper_name']}) | {cell(r)} | {r['seeds']} |" for _, r in t.iterrows()]
     return '\n'.join(lines)
 
-# %% ../nbs/05_experiments.ipynb #05cb1b70
+# %% ../nbs/05_experiments.ipynb #135746ce
 def load_runs(out)->list:
     "The `results.json` of every student run under `out` (finished or not)"
     return [json.loads(f.read_text()) for f in sorted(Path(out).glob('runs/*/results.json'))]
@@ -520,7 +521,7 @@ def plot_layers(runs:list, # `load_runs`' output
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/05_experiments.ipynb #5554379f
+# %% ../nbs/05_experiments.ipynb #7d72ad0f
 def stage_attention(model:nn.Module, # a ResNet-style model
                     xb, # a batch of images
                    )->list: # 4 tensors (B, H_j, W_j), one per stage
@@ -559,7 +560,49 @@ def plot_attention(teacher:nn.Module, # the teacher
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/05_experiments.ipynb #7d1e4c40
+# %% ../nbs/05_experiments.ipynb #d8bef002
+def write_report(c:ExperimentConfig, # a checked config (its `out` holds the runs)
+                 dls:DataLoaders=None, # data for the attention plot; None: made from `c` when the teacher exists
+                 teacher:nn.Module=None, # the teacher; None: loaded from its checkpoint when finished
+                 verbose:bool=True, # print the table
+                 plots:bool=True, # write the PNG plots
+                )->pd.DataFrame: # the Table 1 summary
+    "`results.csv`, `table.md` and the plots of the finished runs of `c`'s grid"
+    out, runs = Path(c.out), grid(c.methods, c.lr_modes, c.seeds)
+    key = teacher_key(c)
+    tfile = out/'teachers'/f'{c.teacher}-{key}'/'results.json'
+    tres = json.loads(tfile.read_text()) if tfile.exists() else None
+    if tres is not None and tres['status'] != 'done': tres = None
+    df = collect_results(out, runs)
+    df.to_csv(out/'results.csv', index=False)
+    metric = task_setup(c)[2]
+    t = results_table(df, tres, metric) if len(df) else pd.DataFrame()
+    md = table_markdown(t, metric) if len(t) else '(no finished run yet)'
+    (out/'table.md').write_text(md + '\n')
+    if verbose: print(md)
+    if not plots: return t
+    rs = [r for r in load_runs(out) if (r['method'], r['lr_mode'], r['seed']) in runs and r['per_epoch']]
+    for f in (plot_accuracy(rs, tres, out/'accuracy.png'), plot_layers(rs, out/'layers.png')):
+        if f is not None: plt.close(f)
+    tckpt = out/'checkpoints'/f'teacher-{key}'/'final.pth'
+    if teacher is None and tres is not None and tckpt.exists():
+        teacher = load_weights(make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width)), tckpt).eval()
+    if teacher is None: return t
+    if dls is None: dls = make_dls(c)
+    teacher = teacher.to(dls.device)
+    students = {}
+    for m in ('none', 'attention'):
+        for o in ('layerwise', 'multistep', 'constant'):
+            name = f'{m}-{o}-s{c.seeds[0]}'
+            f = out/'checkpoints'/name/'final.pth'
+            if (m, o, c.seeds[0]) in runs and f.exists() and (out/'runs'/name/'results.json').exists() \
+               and json.loads((out/'runs'/name/'results.json').read_text())['status'] == 'done':
+                students[name] = load_weights(make_model(c.student, c.n_classes, c.width), f).to(dls.device)
+                break
+    plt.close(plot_attention(teacher, students, dls, fname=out/'attention.png'))
+    return t
+
+# %% ../nbs/05_experiments.ipynb #b730a372
 _GRID_KEYS = ('methods', 'lr_modes', 'seeds', 'out')
 
 def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
@@ -594,30 +637,9 @@ def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
         r = train_run(c, dls, out/'runs'/name, out/'checkpoints'/name, m, o, s, teacher if m != 'none' else None,
                       resume=resume, cbs=cbs, quiet=not verbose)
         log(f"[{i}/{len(runs)}] {name}: {r['metric']} {r['final'][r['metric']]:.4f} ({r['wall_time']:.0f}s)")
-    df = collect_results(out, runs)
-    df.to_csv(out/'results.csv', index=False)
-    metric = task_setup(c)[2]
-    t = results_table(df, tres, metric)
-    md = table_markdown(t, metric)
-    (out/'table.md').write_text(md + '\n')
-    log(md)
-    if plots:
-        rs = [r for r in load_runs(out) if (r['method'], r['lr_mode'], r['seed']) in runs]
-        for f in (plot_accuracy(rs, tres, out/'accuracy.png'), plot_layers(rs, out/'layers.png')):
-            if f is not None: plt.close(f)
-        if teacher is not None:
-            students = {}
-            for m in ('none', 'attention'):
-                for o in ('layerwise', 'multistep', 'constant'):
-                    name = f'{m}-{o}-s{c.seeds[0]}'
-                    if (m, o, c.seeds[0]) in runs:
-                        students[name] = load_weights(make_model(c.student, c.n_classes, c.width),
-                                                      out/'checkpoints'/name/'final.pth').to(dls.device)
-                        break
-            plt.close(plot_attention(teacher, students, dls, fname=out/'attention.png'))
-    return t
+    return write_report(c, dls, teacher, verbose=verbose, plots=plots)
 
-# %% ../nbs/05_experiments.ipynb #e360a4b7
+# %% ../nbs/05_experiments.ipynb #5b6c2218
 @call_parse
 def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar100-paper, coco-paper
          data:str=None, # dataset root (CIFAR folder/torchvision layout, COCO 2017 root, image folder with train/ and valid|test/)
@@ -639,6 +661,7 @@ def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar1
          out:str=None, # results folder
          resume:store_true=False, # skip finished runs, continue unfinished ones
          no_plots:store_true=False, # skip the PNG plots
+         report:store_true=False, # only write the table and plots of the finished runs of --out (no training)
         ):
     "Knowledge distillation grid (methods x LR modes x seeds) with the paper's table and plots"
     try:
@@ -646,7 +669,9 @@ def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar1
                                     epochs=epochs, teacher_epochs=teacher_epochs, bs=bs, lr=lr, methods=methods,
                                     lr_modes=lr_modes, seeds=seeds, map_every=map_every, n_train=n_train,
                                     hessian_map_every=hessian_map_every, rule=rule, out=out))
-        if (Path(c.out)/'config.json').exists() and not resume:
+        if (Path(c.out)/'config.json').exists() and not resume and not report:
             raise ValueError(f"{c.out} already holds an experiment: pass --resume to continue it, or choose another --out")
+        if report and not (Path(c.out)/'config.json').exists(): raise ValueError(f"{c.out} holds no experiment to report on")
     except (ValueError, FileNotFoundError) as e: sys.exit(f"layerkd: error: {e}")
-    run_experiment(c, resume=resume, plots=not no_plots)
+    if report: write_report(c, plots=not no_plots)
+    else: run_experiment(c, resume=resume, plots=not no_plots)
