@@ -12,7 +12,7 @@ __all__ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESE
            'plot_accuracy', 'plot_layers', 'stage_attention', 'plot_attention', 'write_report', 'run_experiment',
            'main']
 
-# %% ../nbs/05_experiments.ipynb #a86ed641
+# %% ../nbs/05_experiments.ipynb #311f3103
 import json, os, sys, time, random, hashlib, shutil, dataclasses
 from dataclasses import dataclass, field, asdict, fields
 from functools import partial
@@ -33,7 +33,7 @@ from .data import digits_dls, cifar_dls, folder_dls, coco_dls
 from .resnets import resnet10, resnet18, resnet34, imagenet_resnet34, imagenet_resnet50, match_layers, stage_modules
 from .maps import attention_map
 
-# %% ../nbs/05_experiments.ipynb #763e303c
+# %% ../nbs/05_experiments.ipynb #f7130709
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian')
 LR_MODES = ('constant', 'multistep', 'layerwise')
 DATASETS = ('digits', 'cifar10', 'cifar100', 'coco', 'folder')
@@ -46,7 +46,7 @@ def grid(methods:list, # methods, from `METHODS`
     "The runs of a grid, seed by seed (a cut-short grid has whole seeds): every method x LR mode where the mode applies"
     return [(m, o, s) for s in seeds for m in methods for o in lr_modes if not (o == 'layerwise' and m in ('none', 'kd'))]
 
-# %% ../nbs/05_experiments.ipynb #c423719a
+# %% ../nbs/05_experiments.ipynb #5f3bd91b
 ARCHS = dict(resnet10=resnet10, resnet18=resnet18, resnet34=resnet34,
              imagenet_resnet34=imagenet_resnet34, imagenet_resnet50=imagenet_resnet50)
 
@@ -58,7 +58,7 @@ def make_model(arch:str, # a key of `ARCHS`
     if arch not in ARCHS: raise ValueError(f"Unknown architecture {arch!r}; use one of {list(ARCHS)}")
     return ARCHS[arch](n_classes) if arch.startswith('imagenet') else ARCHS[arch](n_classes, width)
 
-# %% ../nbs/05_experiments.ipynb #1a085a42
+# %% ../nbs/05_experiments.ipynb #643dab14
 @dataclass
 class ExperimentConfig:
     "Everything a grid of distillation runs depends on"
@@ -100,7 +100,7 @@ class ExperimentConfig:
     num_workers:int=None # loader processes of the per-item pipelines (coco, large folder images); None: fastai's default
     out:str='layerkd_runs' # results folder
 
-# %% ../nbs/05_experiments.ipynb #2f85068b
+# %% ../nbs/05_experiments.ipynb #50e4255a
 PRESETS = {
     'quick': dict(dataset='digits', size=16, teacher='resnet18', student='resnet10', width=8, epochs=6, teacher_epochs=8,
                   bs=64, lr=0.05, seeds=(0, 1), every=1, hessian_map_every=4, out='layerkd_runs/quick'),
@@ -128,7 +128,7 @@ def config_for(name:str='quick', # a key of `PRESETS`
     if bad := [k for k in overrides if k not in names]: raise ValueError(f"Unknown config fields {bad}; fields are {sorted(names)}")
     return ExperimentConfig(**{**PRESETS[name], **{k:v for k,v in overrides.items() if v is not None}})
 
-# %% ../nbs/05_experiments.ipynb #1fa6760d
+# %% ../nbs/05_experiments.ipynb #9a819aec
 def _tuple(o, conv=str):
     if isinstance(o, str): o = [s for s in o.replace(' ', '').split(',') if s]
     return tuple(conv(x) for x in listify(o))
@@ -167,7 +167,7 @@ def _data_classes(c)->int:
     if missing: raise ValueError(f"{path} is not a COCO 2017 root: missing {missing}")
     return len(json.loads((path/'annotations/instances_val2017.json').read_text())['categories'])
 
-# %% ../nbs/05_experiments.ipynb #5de2defd
+# %% ../nbs/05_experiments.ipynb #d9fac7da
 def check_config(c:ExperimentConfig, # the configuration to check
                 )->ExperimentConfig: # a normalised copy
     "A normalised copy of `c`; raises one clear error for anything that would fail later"
@@ -203,7 +203,7 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if any(m not in ('none', 'kd') for m in c.methods): match_layers(student, teacher)
     return c
 
-# %% ../nbs/05_experiments.ipynb #290f45d6
+# %% ../nbs/05_experiments.ipynb #5d65961f
 def _subset_dl(dl, n:int, vocab:list, split_idx:int, seed:int=0):
     "`dl` over a random `n`-item subset of its in-memory dataset (the same subset for a given `seed`)"
     ds = dl.dataset
@@ -225,7 +225,7 @@ def make_dls(c:ExperimentConfig, # a checked config
                           _subset_dl(dls.valid, c.n_valid, dls.vocab, 1, seed=1), device=dls.device)
     return dls
 
-# %% ../nbs/05_experiments.ipynb #2a5712c7
+# %% ../nbs/05_experiments.ipynb #9b020ad1
 def _mean_ap(preds, targs):
     from sklearn.metrics import average_precision_score
     keep = targs.sum(0) > 0
@@ -242,7 +242,7 @@ def task_setup(c:ExperimentConfig)->tuple: # (loss_func, metrics, name of the ma
         return (BCEWithLogitsLossFlat(), [mean_average_precision(), F1ScoreMulti(average='macro'), accuracy_multi], 'mAP')
     return CrossEntropyLossFlat(), [accuracy], 'accuracy'
 
-# %% ../nbs/05_experiments.ipynb #87cdea3a
+# %% ../nbs/05_experiments.ipynb #c4b4fc7e
 def get_rng_state(dls=None)->dict:
     "RNG states of torch (CPU and CUDA), numpy, Python and each DataLoader of `dls`"
     return dict(torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
@@ -257,7 +257,7 @@ def set_rng_state(state:dict, dls=None):
     if dls is not None:
         for dl, s in zip(dls.loaders, state['dls']): dl.rng.setstate(s)
 
-# %% ../nbs/05_experiments.ipynb #aae5d55d
+# %% ../nbs/05_experiments.ipynb #56ffa14c
 def _save_atomic(obj, fname:Path):
     tmp = fname.with_name(fname.name + '.tmp')
     if fname.suffix == '.json': tmp.write_text(json.dumps(obj, indent=1, default=_json_default))
@@ -305,7 +305,7 @@ class EpochCheckpoint(Callback):
             if not f.name.startswith(f'epoch_{k}.'): f.unlink()
         if self.on_epoch: self.on_epoch(state)
 
-# %% ../nbs/05_experiments.ipynb #6d0a0e71
+# %% ../nbs/05_experiments.ipynb #2ec2a943
 def _callbacks():
     "The distillation callbacks module (imported when first needed)"
     from layerkd_nb import callbacks
@@ -355,7 +355,7 @@ def _fit(learn, c, lr_mode, epochs, start_epoch, cbs):
     learn.fit_multistep(epochs, c.lr, milestones=[epoch_of(m, epochs) for m in c.milestones], gamma=c.gamma,
                         cbs=cbs, start_epoch=start_epoch)
 
-# %% ../nbs/05_experiments.ipynb #5da4cba1
+# %% ../nbs/05_experiments.ipynb #fd260234
 def train_run(c:ExperimentConfig, # a checked config
               dls:DataLoaders, # data (shared by the runs)
               run_dir:Path, # where `results.json` goes
@@ -405,7 +405,7 @@ def train_run(c:ExperimentConfig, # a checked config
     write(torch.load(ckpt_dir/'state.pt', weights_only=False), 'done')
     return json.loads(res_file.read_text())
 
-# %% ../nbs/05_experiments.ipynb #0f964576
+# %% ../nbs/05_experiments.ipynb #1b2a92aa
 def teacher_key(c:ExperimentConfig)->str:
     "Hash of the settings the teacher depends on"
     keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
@@ -429,7 +429,7 @@ def get_teacher(c:ExperimentConfig, # a checked config
     model = load_weights(make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width)), ckpt/'final.pth')
     return model.to(dls.device).eval().requires_grad_(False), res
 
-# %% ../nbs/05_experiments.ipynb #49dca6e0
+# %% ../nbs/05_experiments.ipynb #fa5c3e50
 def collect_results(out, # results folder of `run_experiment`
                     runs:list=None, # (method, lr_mode, seed) to keep; None: every finished run
                    )->pd.DataFrame:
@@ -470,7 +470,7 @@ def table_markdown(t:pd.DataFrame, # `results_table`'s output
     lines += [f"| {r['method']} | {r['lr_mode']} ({r['paper_name']}) | {cell(r)} | {r['seeds']} |" for _, r in t.iterrows()]
     return '\n'.join(lines)
 
-# %% ../nbs/05_experiments.ipynb #135746ce
+# %% ../nbs/05_experiments.ipynb #efa4e279
 def load_runs(out)->list:
     "The `results.json` of every student run under `out` (finished or not)"
     return [json.loads(f.read_text()) for f in sorted(Path(out).glob('runs/*/results.json'))]
@@ -493,6 +493,7 @@ def plot_accuracy(runs:list, # `load_runs`' output
         if teacher: ax.axhline(teacher['final'][metric]*100, ls='--', c='k', lw=0.8, label='teacher')
         ax.set_title(m); ax.set_xlabel('epoch')
     axs[0, 0].set_ylabel(f'valid {metric} %'); axs[0, -1].legend(fontsize=7)
+    fig.suptitle(f'Validation {metric} per epoch (mean over seeds, band: min..max)', fontsize=10)
     fig.tight_layout()
     if fname: fig.savefig(fname, dpi=100)
     return fig
@@ -508,7 +509,7 @@ def plot_layers(runs:list, # `load_runs`' output
         rs = sorted([r for r in runs if r['method'] == m and r['layer_jsd']],
                     key=lambda r: (r['lr_mode'] != 'layerwise', r['seed']))
         jsd = pd.DataFrame(rs[0]['layer_jsd'])
-        for layer, g in jsd.groupby('layer'): axs[0, j].plot(g['epoch'], g['jsd'], label=f'layer {layer}')
+        for layer, g in jsd.groupby('layer'): axs[0, j].plot(g['epoch']+1, g['jsd'], label=f'layer {layer}')   # epochs completed
         axs[0, j].set_title(f"{m} ({rs[0]['lr_mode']}, seed {rs[0]['seed']})", fontsize=9)
         axs[0, j].set_ylabel('JSD'); axs[0, j].set_yscale('log'); axs[0, j].legend(fontsize=6)
         lw = [r for r in rs if r['layer_lr']]
@@ -517,11 +518,12 @@ def plot_layers(runs:list, # `load_runs`' output
             for layer, g in h.groupby('layer'): axs[1, j].step(g['epoch'], g['lr'], where='post', label=f'layer {layer}')
             axs[1, j].set_yscale('log'); axs[1, j].legend(fontsize=6)
         axs[1, j].set_ylabel('lr'); axs[1, j].set_xlabel('epoch')
+    fig.suptitle('Per-layer JSD (mean over the epoch) and per-layer lr', fontsize=10)
     fig.tight_layout()
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/05_experiments.ipynb #7d72ad0f
+# %% ../nbs/05_experiments.ipynb #c54706bd
 def stage_attention(model:nn.Module, # a ResNet-style model
                     xb, # a batch of images
                    )->list: # 4 tensors (B, H_j, W_j), one per stage
@@ -556,11 +558,12 @@ def plot_attention(teacher:nn.Module, # the teacher
             for j in range(4):
                 axs[r, j+1].imshow(maps[name][j][i].cpu(), cmap='viridis'); axs[r, j+1].axis('off')
                 if r == 0: axs[r, j+1].set_title(f'stage {j+1}', fontsize=8)
+    fig.suptitle('Attention maps (channel mean of F^2) per stage', fontsize=10)
     fig.tight_layout()
     if fname: fig.savefig(fname, dpi=100)
     return fig
 
-# %% ../nbs/05_experiments.ipynb #d8bef002
+# %% ../nbs/05_experiments.ipynb #87fd049c
 def write_report(c:ExperimentConfig, # a checked config (its `out` holds the runs)
                  dls:DataLoaders=None, # data for the attention plot; None: made from `c` when the teacher exists
                  teacher:nn.Module=None, # the teacher; None: loaded from its checkpoint when finished
@@ -602,7 +605,7 @@ def write_report(c:ExperimentConfig, # a checked config (its `out` holds the run
     plt.close(plot_attention(teacher, students, dls, fname=out/'attention.png'))
     return t
 
-# %% ../nbs/05_experiments.ipynb #b730a372
+# %% ../nbs/05_experiments.ipynb #3cb9b4cc
 _GRID_KEYS = ('methods', 'lr_modes', 'seeds', 'out')
 
 def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
@@ -639,7 +642,7 @@ def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
         log(f"[{i}/{len(runs)}] {name}: {r['metric']} {r['final'][r['metric']]:.4f} ({r['wall_time']:.0f}s)")
     return write_report(c, dls, teacher, verbose=verbose, plots=plots)
 
-# %% ../nbs/05_experiments.ipynb #5b6c2218
+# %% ../nbs/05_experiments.ipynb #a18fb686
 @call_parse
 def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar100-paper, coco-paper
          data:str=None, # dataset root (CIFAR folder/torchvision layout, COCO 2017 root, image folder with train/ and valid|test/)
