@@ -12,8 +12,10 @@ def _source(cell): return ''.join(cell['source']).strip()
 def _is_hidden(src): return any(l.strip() in ('#| hide', '#|hide') for l in src.splitlines() if l.startswith('#|'))
 
 def _outputs(cell):
-    texts = [''.join(o.get('text', '')) or ''.join(o.get('data', {}).get('text/plain', '')) for o in cell.get('outputs', [])]
-    return [t.rstrip() for t in texts if t.strip()]
+    "Text outputs, without stderr (warnings) and without the placeholders of HTML-only displays (fastai's progress tables)"
+    texts = [''.join(o.get('text', '')) or ''.join(o.get('data', {}).get('text/plain', '')) for o in cell.get('outputs', [])
+             if o.get('name') != 'stderr']
+    return [t.rstrip() for t in texts if t.strip() and not t.startswith('<IPython.core.display.')]
 
 def notebook_markdown(nb_path):
     "Markdown for the notebook at `nb_path`"
