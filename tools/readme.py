@@ -15,7 +15,7 @@ def _outputs(cell):
     "Text outputs, without stderr (warnings) and without the placeholders of HTML-only displays (fastai's progress tables)"
     texts = [''.join(o.get('text', '')) or ''.join(o.get('data', {}).get('text/plain', '')) for o in cell.get('outputs', [])
              if o.get('name') != 'stderr']
-    return [t.rstrip() for t in texts if t.strip() and not t.startswith('<IPython.core.display.')]
+    return [t.rstrip() for t in texts if t.strip() and not t.lstrip().startswith(('<IPython.core.display.', '<div', '<style'))]
 
 def notebook_markdown(nb_path):
     "Markdown for the notebook at `nb_path`"
