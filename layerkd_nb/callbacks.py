@@ -8,7 +8,7 @@ Docs: https://layerkd.github.io/layerkd_nb/callbacks.html.md"""
 __all__ = ['default_weights', 'multistep_schedule', 'ResumableCallback', 'hinton_kd', 'MapDistillation', 'update_momentum',
            'layerwise_multipliers', 'refine_groups', 'LayerwiseLR', 'distill_learner']
 
-# %% ../nbs/04_callbacks.ipynb #a44bb17d
+# %% ../nbs/04_callbacks.ipynb #e6f369b4
 import math, random, warnings
 from functools import partial
 from pathlib import Path
@@ -28,7 +28,7 @@ from fastai.torch_core import num_distrib, rank_distrib, trainable_params
 from .resnets import match_layers, stage_of, _unwrap
 from .maps import get_method, layer_divergences, MapMethod, _forward, _task_loss
 
-# %% ../nbs/04_callbacks.ipynb #597278c8
+# %% ../nbs/04_callbacks.ipynb #aa70673f
 def multistep_schedule(lr, # the initial lr: a float or one per parameter group
                        milestones:list, # epochs at whose start the lr is multiplied by `gamma`
                        gamma:float, # the factor
@@ -41,7 +41,7 @@ def multistep_schedule(lr, # the initial lr: a float or one per parameter group
         return lr * gamma ** sum(epoch >= m for m in milestones)
     return _sched
 
-# %% ../nbs/04_callbacks.ipynb #53be34a8
+# %% ../nbs/04_callbacks.ipynb #f589c74d
 @patch
 def fit_multistep(self:Learner,
                   n_epoch:int, # epochs
@@ -56,7 +56,7 @@ def fit_multistep(self:Learner,
     scheds = {'lr': multistep_schedule(lr, milestones, gamma, n_epoch)}
     self.fit(n_epoch, cbs=ParamScheduler(scheds)+L(cbs), reset_opt=reset_opt, wd=wd, start_epoch=start_epoch)
 
-# %% ../nbs/04_callbacks.ipynb #fdb6e2fb
+# %% ../nbs/04_callbacks.ipynb #b1518acc
 def _per_user_group(v, # a value, one per user group, or a `slice` as fastai takes it
                     n_user:int)->list:
     "What fastai's `Optimizer.set_hyper` makes of `v` for `n_user` groups"
@@ -76,7 +76,7 @@ def set_hyper(self:Optimizer, k, v):
         if len(v) == n_user and n_user != len(parents): v = [v[p] for p in parents]
     _fastai_set_hyper(self, k, v)
 
-# %% ../nbs/04_callbacks.ipynb #45c848fa
+# %% ../nbs/04_callbacks.ipynb #854af605
 _fastai_freeze_to = Optimizer.freeze_to
 
 @patch
@@ -89,13 +89,13 @@ def freeze_to(self:Optimizer, n:int):
         n = sum(p < frozen_user for p in parents)
     _fastai_freeze_to(self, n)
 
-# %% ../nbs/04_callbacks.ipynb #29ea1e70
+# %% ../nbs/04_callbacks.ipynb #f363359a
 class ResumableCallback(Callback):
     "A callback whose `state_dict()` is saved by `Learner.save` and given back to `load_state_dict` by `Learner.load`"
     def state_dict(self)->dict: raise NotImplementedError
     def load_state_dict(self, state:dict): raise NotImplementedError
 
-# %% ../nbs/04_callbacks.ipynb #5ab56331
+# %% ../nbs/04_callbacks.ipynb #54ebb847
 def _sidecar(model_file:Path)->Path: return Path(model_file).with_suffix('.callbacks.pth')
 
 def _random_state(learn):
@@ -111,7 +111,7 @@ def _set_random_state(learn, state):
     for dl,s in zip(getattr(learn, 'dls', None) or [], state['dataloaders']):
         if s is not None and hasattr(dl, 'rng'): dl.rng.setstate(s)
 
-# %% ../nbs/04_callbacks.ipynb #d1a2b149
+# %% ../nbs/04_callbacks.ipynb #cc46daca
 _fastai_save, _fastai_load = Learner.save, Learner.load
 
 @patch
@@ -136,7 +136,7 @@ def load(self:Learner, file, device=None, **kwargs):
         _set_random_state(self, saved['random'])
     return self
 
-# %% ../nbs/04_callbacks.ipynb #0b9f7c31
+# %% ../nbs/04_callbacks.ipynb #ad99f19f
 def hinton_kd(student_logits:Tensor, # (B, C)
               teacher_logits:Tensor, # (B, C)
               T:float=4., # temperature
@@ -150,10 +150,10 @@ def hinton_kd(student_logits:Tensor, # (B, C)
         return T**2 * kl.mean(1).mean()
     return T**2 * F.kl_div(F.log_softmax(s, 1), F.log_softmax(t, 1), log_target=True, reduction='batchmean')
 
-# %% ../nbs/04_callbacks.ipynb #ae1842f4
+# %% ../nbs/04_callbacks.ipynb #5575c494
 default_weights = dict(attention=10., jacobian=3., hessian=3.)
 
-# %% ../nbs/04_callbacks.ipynb #6dc9eeed
+# %% ../nbs/04_callbacks.ipynb #59dc3774
 class _MapLossColumn(Metric):
     "A Recorder column: the epoch's mean of `sum_j L_j` over the mapped training batches"
     def __init__(self, cb): self.cb = cb
@@ -164,7 +164,7 @@ class _MapLossColumn(Metric):
     @property
     def name(self): return 'map_jsd'
 
-# %% ../nbs/04_callbacks.ipynb #8ddb288b
+# %% ../nbs/04_callbacks.ipynb #bd59edd4
 class MapDistillation(ResumableCallback):
     "Adds `weight * sum_j JSD(student map_j, teacher map_j)` (and optional Hinton KD) to the training loss"
     order = 20   # after MixedPrecision (10) and DistributedTrainer (11), before the Recorder (50)
@@ -260,7 +260,7 @@ class MapDistillation(ResumableCallback):
     def state_dict(self): return dict(rows=list(self._rows))
     def load_state_dict(self, state): self._rows = list(state['rows'])
 
-# %% ../nbs/04_callbacks.ipynb #bc83d155
+# %% ../nbs/04_callbacks.ipynb #f2044be8
 def _gloo_safe_broadcast():
     "fastai's `DistributedDL._broadcast` moves indices to CUDA for nccl; keep them on the CPU for gloo"
     from fastai.distributed import DistributedDL
@@ -273,7 +273,7 @@ def _gloo_safe_broadcast():
     _broadcast._gloo_safe = True
     DistributedDL._broadcast = _broadcast
 
-# %% ../nbs/04_callbacks.ipynb #131548e7
+# %% ../nbs/04_callbacks.ipynb #6cb8b599
 def update_momentum(momentum:Tensor, # m_j of every layer, or None before the first interval
                     layer_losses:Tensor, # L_j of the interval
                     beta:float, # weight of the old momentum, in [0, 1]
@@ -281,7 +281,7 @@ def update_momentum(momentum:Tensor, # m_j of every layer, or None before the fi
     "`beta * momentum + (1-beta) * layer_losses`; the first momentum is the first `layer_losses`"
     return layer_losses.clone() if momentum is None else beta * momentum + (1 - beta) * layer_losses
 
-# %% ../nbs/04_callbacks.ipynb #05e5c2b0
+# %% ../nbs/04_callbacks.ipynb #1c09b642
 def layerwise_multipliers(momentum:Tensor, # m_j of every layer
                           rule='relative', # 'relative', 'inverse' or a callable (state dict -> multipliers)
                           eps:float=1e-8, # keeps the ratios finite when losses are 0
@@ -296,7 +296,7 @@ def layerwise_multipliers(momentum:Tensor, # m_j of every layer
     else: raise ValueError(f"Unknown rule {rule!r}: use 'relative', 'inverse' or a callable (state dict -> multipliers)")
     return s if clip is None else s.clamp(*clip)
 
-# %% ../nbs/04_callbacks.ipynb #bc50984f
+# %% ../nbs/04_callbacks.ipynb #4c4517b3
 def refine_groups(user_groups:list, # parameter lists from the Learner's splitter
                   layers:list, # parameter lists, one per matched layer (or stage)
                  )->tuple: # (groups, parent user group of each group, group index of each layer)
@@ -322,7 +322,7 @@ def refine_groups(user_groups:list, # parameter lists from the Learner's splitte
         if rest: groups.append(rest); parents.append(g)
     return groups, parents, layer_groups
 
-# %% ../nbs/04_callbacks.ipynb #3e7aa3c5
+# %% ../nbs/04_callbacks.ipynb #e6ecf47a
 class _LayerwiseOptFunc:
     "An `opt_func` that refines the splitter's groups with `refine_groups` for a `LayerwiseLR`"
     def __init__(self, opt_func, callback): self.opt_func, self.callback = opt_func, callback
@@ -335,7 +335,7 @@ class _LayerwiseOptFunc:
         opt.group_parents, opt.layer_groups = parents, layer_groups
         return opt
 
-# %% ../nbs/04_callbacks.ipynb #e2376376
+# %% ../nbs/04_callbacks.ipynb #188d9ed2
 class LayerwiseLR(ResumableCallback):
     "Each matched layer in its own parameter group, its lr = scheduled lr * s_j, s_j set from its divergence every `every` epochs"
     order = 61   # after ParamScheduler (60)
@@ -469,7 +469,7 @@ class LayerwiseLR(ResumableCallback):
         self.multipliers, self.momentum, self._rows = state['multipliers'], state['momentum'], list(state['rows'])
         self._sums, self._count = state['sums'], state['count']
 
-# %% ../nbs/04_callbacks.ipynb #3ce8c3c0
+# %% ../nbs/04_callbacks.ipynb #deef92d4
 @patch
 def plot(self:LayerwiseLR, figsize=(9, 3)):
     "Per matched layer: the lr multiplier and the divergence against epochs"
@@ -484,7 +484,7 @@ def plot(self:LayerwiseLR, figsize=(9, 3)):
     ax_s.legend(fontsize=7); fig.tight_layout()
     return fig
 
-# %% ../nbs/04_callbacks.ipynb #1e6c28d3
+# %% ../nbs/04_callbacks.ipynb #d314a886
 def distill_learner(dls, # the student's DataLoaders
                     student:nn.Module, # the model to train
                     teacher:nn.Module=None, # the trained teacher (not needed for `method=None`)
