@@ -118,7 +118,7 @@ _fastai_save, _fastai_load = Learner.save, Learner.load
 def save(self:Learner, file, **kwargs):
     "fastai's `save`; also the state of `ResumableCallback`s and the random state, in `<file>.callbacks.pth`"
     path = _fastai_save(self, file, **kwargs)
-    if path is None: return None   # a non-zero rank of a distributed run saves nothing
+    if rank_distrib(): return path   # in a distributed run rank 0 writes the files
     states = {cb.name: cb.state_dict() for cb in self.cbs if isinstance(cb, ResumableCallback)}
     if states: torch.save(dict(callbacks=states, random=_random_state(self)), _sidecar(path))
     else: _sidecar(path).unlink(missing_ok=True)
