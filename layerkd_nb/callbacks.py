@@ -99,14 +99,15 @@ class ResumableCallback(Callback):
 def _sidecar(model_file:Path)->Path: return Path(model_file).with_suffix('.callbacks.pth')
 
 def _random_state(learn):
-    "Python's, torch's (and CUDA's) and the DataLoaders' random state"
+    "Python's, numpy's, torch's (and CUDA's) and the DataLoaders' random state"
     dls = getattr(learn, 'dls', None) or []
-    return dict(python=random.getstate(), torch=torch.get_rng_state(),
+    return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 dataloaders=[dl.rng.getstate() if hasattr(dl, 'rng') else None for dl in dls])
 
 def _set_random_state(learn, state):
     random.setstate(state['python']); torch.set_rng_state(state['torch'])
+    if state.get('numpy') is not None: np.random.set_state(state['numpy'])
     if state['cuda'] is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
     for dl,s in zip(getattr(learn, 'dls', None) or [], state['dataloaders']):
         if s is not None and hasattr(dl, 'rng'): dl.rng.setstate(s)
