@@ -9,7 +9,7 @@ __all__ = ['default_weights', 'multistep_schedule', 'ResumableCallback', 'hinton
            'layerwise_multipliers', 'refine_groups', 'LayerwiseLR', 'distill_learner']
 
 # %% ../nbs/04_callbacks.ipynb #e6f369b4
-import math, random, warnings
+import atexit, math, random, warnings
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -198,7 +198,7 @@ class MapDistillation(ResumableCallback):
         self._setup()
         device = next(self.learn.model.parameters()).device
         self.teacher.to(device).eval().requires_grad_(False)
-        if num_distrib() > 1: _gloo_safe_broadcast()
+        if num_distrib() > 1: _patch_distributed()
         self._in_fit = not self.learn.lock.locked()     # `validate`/`get_preds` also send before_fit, holding the lock
         self._lr_find, self._checked = hasattr(self.learn, 'lr_finder'), False
         if self._in_fit and self.method is not None and self._column not in self.learn.metrics:
@@ -262,10 +262,11 @@ class MapDistillation(ResumableCallback):
     def load_state_dict(self, state): self._rows = list(state['rows'])
 
 # %% ../nbs/04_callbacks.ipynb #f2044be8
-def _gloo_safe_broadcast():
-    "fastai's `DistributedDL._broadcast` moves indices to CUDA for nccl; keep them on the CPU for gloo"
+def _patch_distributed():
+    "Keep `DistributedDL`'s broadcast on the CPU for gloo; destroy the process group at exit (accelerate leaves it)"
     from fastai.distributed import DistributedDL
     if getattr(DistributedDL._broadcast, '_gloo_safe', False): return
+    atexit.register(lambda: torch.distributed.is_initialized() and torch.distributed.destroy_process_group())
     def _broadcast(self, t, rank):
         t = torch.LongTensor(t)
         if torch.distributed.get_backend() == 'nccl': t = t.cuda()
@@ -389,7 +390,7 @@ class LayerwiseLR(ResumableCallback):
         if getattr(self.opt, 'layer_groups', None) is None: self._rebuild_optimizer()
         n_layers = len(self.opt.layer_groups)
         if self.multipliers is None: self.multipliers = torch.ones(n_layers)
-        if num_distrib() > 1: _gloo_safe_broadcast()
+        if num_distrib() > 1: _patch_distributed()
 
     def _rebuild_optimizer(self):
         "Rebuild the optimizer with refined groups, each keeping its user group's hyper-parameters"
