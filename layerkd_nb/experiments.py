@@ -186,6 +186,7 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if c.opt not in ('sgd', 'adam'): raise bad('optimizer', repr(c.opt), ('sgd', 'adam'))
     for k in ('teacher_lr_mode', 'layerwise_base'):
         if getattr(c, k) not in ('constant', 'multistep'): raise bad(k, repr(getattr(c, k)), ('constant', 'multistep'))
+    if c.weight is not None and not c.weight >= 0: raise ValueError(f"weight (the map-loss lambda) must be >= 0, got {c.weight}")
     if c.epochs < 1 or (c.teacher_epochs or 1) < 1: raise ValueError(f"epochs must be >= 1, got {c.epochs}")
     ms = [epoch_of(m, c.epochs) for m in c.milestones]
     if ms != sorted(ms) or any(not 0 < m < c.epochs for m in ms):
@@ -659,6 +660,7 @@ def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar1
          seeds:str=None, # comma-separated seeds
          map_every:int=None, # maps every k-th batch (attention, jacobian)
          hessian_map_every:int=None, # k for Hessian runs
+         weight:float=None, # map-loss weight lambda; default: the method's (`default_weights`)
          n_train:int=None, # training subset size
          rule:str=None, # LayerwiseLR rule: relative or inverse
          out:str=None, # results folder
@@ -671,7 +673,7 @@ def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar1
         c = check_config(config_for(preset, data=data, dataset=dataset, teacher=teacher, student=student, width=width,
                                     epochs=epochs, teacher_epochs=teacher_epochs, bs=bs, lr=lr, methods=methods,
                                     lr_modes=lr_modes, seeds=seeds, map_every=map_every, n_train=n_train,
-                                    hessian_map_every=hessian_map_every, rule=rule, out=out))
+                                    hessian_map_every=hessian_map_every, weight=weight, rule=rule, out=out))
         if (Path(c.out)/'config.json').exists() and not resume and not report:
             raise ValueError(f"{c.out} already holds an experiment: pass --resume to continue it, or choose another --out")
         if report and not (Path(c.out)/'config.json').exists(): raise ValueError(f"{c.out} holds no experiment to report on")
