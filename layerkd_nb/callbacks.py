@@ -26,7 +26,7 @@ from fastai.learner import Learner, Metric
 from fastai.optimizer import Optimizer
 from fastai.torch_core import num_distrib, rank_distrib, trainable_params
 from .resnets import match_layers, stage_of, _unwrap
-from .maps import get_method, layer_divergences, MapMethod, _forward, _task_loss
+from .maps import get_method, layer_divergences, MapMethod, JacobianMaps, _forward, _task_loss
 
 # %% ../nbs/04_callbacks.ipynb #aa70673f
 def multistep_schedule(lr, # the initial lr: a float or one per parameter group
@@ -165,6 +165,13 @@ class _MapLossColumn(Metric):
     @property
     def name(self): return 'map_jsd'
 
+# %% ../nbs/04_callbacks.ipynb #03c0ca9b
+def _grad_norm(scalar:Tensor, params:list)->Tensor:
+    "Euclidean norm of the gradient of `scalar` w.r.t. `params` (graph kept)"
+    grads = torch.autograd.grad(scalar, params, retain_graph=True, allow_unused=True)
+    return torch.sqrt(sum(g.float().pow(2).sum() for g in grads if g is not None))
+
+
 # %% ../nbs/04_callbacks.ipynb #bd59edd4
 class MapDistillation(ResumableCallback):
     "Adds `weight * sum_j JSD(student map_j, teacher map_j)` (and optional Hinton KD) to the training loss"
@@ -172,20 +179,29 @@ class MapDistillation(ResumableCallback):
     def __init__(self,
                  teacher:nn.Module, # the trained teacher; frozen by the callback
                  method='attention', # 'attention', 'jacobian', 'hessian', a `MapMethod`, or None (Hinton KD only)
-                 weight:float=None, # lambda of the map term; None: `default_weights[method]`
-                 map_every:int=1, # maps on every k-th training batch only, the map term scaled by k
+                 weight=None, # lambda of the map term: a float (0: measure only), 'auto', or None: `default_weights[method]`
+                 map_every:int=1, # maps on every k-th training batch only
                  kd_weight:float=0., # weight of Hinton's logit term (0: off)
                  T:float=4., # temperature of Hinton's term
                  pairs:list=None, # `LayerPair`s; None: `match_layers(student, teacher)`
+                 scale_every:bool=False, # multiply the map term by `map_every` on mapped batches (its mean per batch kept)
+                 grad_fraction:float=0.1, # `weight='auto'`: the map term's gradient norm as this fraction of the task loss's
+                 calibration_batches:int=4, # `weight='auto'`: mapped batches at the start of training that set lambda
+                 grad_norm_every:int=0, # record both gradient norms every this many mapped batches (0: never)
                 ):
         if method is None and not kd_weight: raise ValueError("MapDistillation needs a map `method` or a `kd_weight` > 0")
         if int(map_every) != map_every or map_every < 1: raise ValueError(f"`map_every` must be an int >= 1, got {map_every!r}")
         self.method = None if method is None else get_method(method)
         name = getattr(self.method, 'name', None)
-        self.weight = ifnone(weight, default_weights.get(name, 1.))
-        store_attr('teacher,map_every,kd_weight,T,pairs')
+        weight = ifnone(weight, default_weights.get(name, 1.))
+        if weight != 'auto' and not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0): raise ValueError(
+            f"`weight` must be a number >= 0 (0: measure the maps without training on them) or 'auto', got {weight!r}")
+        if not grad_fraction > 0: raise ValueError(f"`grad_fraction` must be > 0, got {grad_fraction!r}")
+        self.weight, self.map_weight = weight, None if weight == 'auto' else float(weight)
+        store_attr('teacher,map_every,kd_weight,T,pairs,scale_every,grad_fraction,calibration_batches,grad_norm_every')
         self.teacher.eval().requires_grad_(False)
-        self._rows, self._sums, self._count, self._capture = [], None, 0, None
+        self._rows, self._norm_rows, self._calibration = [], [], []
+        self._sums, self._count, self._capture, self._pending, self._n_mapped = None, 0, None, None, 0
         self._column = _MapLossColumn(self)
 
     def after_create(self): self._setup()
@@ -193,6 +209,17 @@ class MapDistillation(ResumableCallback):
         "Match the layers and prepare the student (Hessian: autograd batch norm); idempotent"
         if self.pairs is None and self.method is not None: self.pairs = match_layers(self.learn.model, self.teacher)
         if self.method is not None: self.method.prepare(_unwrap(self.learn.model))
+
+    @property
+    def trains(self)->bool:
+        "Whether the map term is added to the loss (`weight` not 0)"
+        return self.weight != 0
+
+    @property
+    def reuses_gradients(self)->bool:
+        "Measuring a loss-gradient map only: the student's map is read from the `.grad` its backward leaves"
+        return (not self.trains and not self.kd_weight and isinstance(self.method, JacobianMaps)
+                and self.method.target == 'loss')
 
     def before_fit(self):
         self._setup()
@@ -210,25 +237,53 @@ class MapDistillation(ResumableCallback):
 
     def before_train(self): self._sums, self._count = None, 0
     def before_batch(self):
-        self.learn.layer_losses = None
+        self.learn.layer_losses, self._pending = None, None
         if self.method is not None and self._mapped():
             if not self._checked:   # once per fit: maps of different sizes (CIFAR vs ImageNet stems) fail here, clearly
                 self.method.check(self.learn.model, self.teacher, self.pairs, self.xb); self._checked = True
-            self._capture = self.method.capture(self.learn.model, self.pairs)
-            self._captured = self._capture.__enter__()
+            if not self.reuses_gradients:
+                self._capture = self.method.capture(self.learn.model, self.pairs)
+                self._captured = self._capture.__enter__()
+
+    def _publish(self, layer_losses:Tensor):
+        "Make the batch's detached L_j `learn.layer_losses` and add them to the epoch's sums"
+        self.learn.layer_losses = layer_losses.detach()
+        self._sums = self.learn.layer_losses if self._sums is None else self._sums + self.learn.layer_losses
+        self._count += 1
+
+    def _balance(self, term:Tensor):
+        "`weight='auto'`: set lambda from the gradient norms of the task loss and `term`; record the norms when asked"
+        calibrating = self.weight == 'auto' and len(self._calibration) < self.calibration_batches and not self._lr_find
+        tracking = self.grad_norm_every and self._n_mapped % self.grad_norm_every == 0
+        if not (calibrating or tracking): return
+        params = [p for p in self.learn.model.parameters() if p.requires_grad]
+        norms = torch.stack([_grad_norm(self.learn.loss_grad, params), _grad_norm(term, params)]).detach()
+        if num_distrib() > 1: torch.distributed.all_reduce(norms); norms /= num_distrib()
+        task, mapped = norms.tolist()
+        if calibrating:
+            self._calibration.append((task, mapped))
+            task_mean, map_mean = np.mean(self._calibration, 0)
+            self.map_weight = self.grad_fraction * task_mean / max(map_mean, 1e-12)
+        if tracking: self._norm_rows.append(dict(epoch=self.epoch, iter=self.epoch*self.n_iter + self.iter, task_norm=task,
+                                                 map_norm=mapped, weight=self.map_weight, ratio=self.map_weight*mapped/task))
 
     def after_loss(self):
         if not self.training or not len(self.yb): return
         extra = 0.
         if self.method is not None and self._mapped():
-            student_maps, teacher_maps = self.method.student_teacher_maps(
-                self.learn.model, self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func,
-                pred=self.pred, loss=self.learn.loss_grad, captured=self._captured)
-            layer_losses = layer_divergences([m.float() for m in student_maps], [m.float() for m in teacher_maps])
-            extra = self.weight * self.map_every * layer_losses.sum()
-            self.learn.layer_losses = layer_losses.detach()
-            self._sums = self.learn.layer_losses if self._sums is None else self._sums + self.learn.layer_losses
-            self._count += 1
+            if self.reuses_gradients:   # the student's map comes in after_backward, from the gradients
+                self._pending = self.method.teacher_maps(self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func)
+            else:
+                student_maps, teacher_maps = self.method.student_teacher_maps(
+                    self.learn.model, self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func,
+                    pred=self.pred, loss=self.learn.loss_grad, captured=self._captured, create_graph=self.trains)
+                layer_losses = layer_divergences([m.float() for m in student_maps], [m.float() for m in teacher_maps])
+                self._publish(layer_losses)
+                if self.trains:
+                    term = layer_losses.sum()
+                    self._balance(term)
+                    extra = self.map_weight * (self.map_every if self.scale_every else 1) * term
+            self._n_mapped += 1
         if self.kd_weight:
             with torch.no_grad(): teacher_pred = _forward(self.teacher, self.xb)
             multi_label = self.yb[0].shape == self.pred.shape and self.yb[0].is_floating_point()
@@ -236,6 +291,14 @@ class MapDistillation(ResumableCallback):
         if torch.is_tensor(extra):
             self.learn.loss_grad = self.learn.loss_grad + extra
             self.learn.loss = self.learn.loss_grad.detach().clone()
+
+    def after_backward(self):
+        "A measuring-only loss-gradient map: the student's map from the gradients of the crucial weights"
+        if self._pending is None: return
+        grads = [p.student.weight.grad for p in self.pairs]
+        if all(g is not None for g in grads):
+            self._publish(layer_divergences([m.float() for m in self.method.gradient_maps(grads)], [m.float() for m in self._pending]))
+        self._pending = None
 
     def _close_capture(self):
         if self._capture is not None: self._capture.__exit__(None, None, None)
@@ -258,8 +321,19 @@ class MapDistillation(ResumableCallback):
         "Per epoch and matched layer (stage number), the mean JSD over the epoch's mapped training batches"
         return pd.DataFrame(self._rows, columns=['epoch', 'layer', 'jsd'])
 
-    def state_dict(self): return dict(rows=list(self._rows))
-    def load_state_dict(self, state): self._rows = list(state['rows'])
+    @property
+    def grad_norms(self)->pd.DataFrame:
+        "Rows of `grad_norm_every`: gradient norms of the task loss and of `sum_j L_j`, lambda, and lambda*map/task"
+        return pd.DataFrame(self._norm_rows, columns=['epoch', 'iter', 'task_norm', 'map_norm', 'weight', 'ratio'])
+
+    def state_dict(self): return dict(rows=list(self._rows), norm_rows=list(self._norm_rows), map_weight=self.map_weight,
+                                      calibration=list(self._calibration), n_mapped=self._n_mapped)
+    def load_state_dict(self, state):
+        self._rows = list(state['rows'])
+        self._norm_rows, self._calibration = list(state.get('norm_rows', [])), list(state.get('calibration', []))
+        self._n_mapped = state.get('n_mapped', 0)
+        if state.get('map_weight') is not None: self.map_weight = state['map_weight']
+
 
 # %% ../nbs/04_callbacks.ipynb #f2044be8
 def _patch_distributed():

@@ -8,9 +8,9 @@ Docs: https://layerkd.github.io/layerkd_nb/experiments.html.md"""
 __all__ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESETS', 'grid', 'make_model', 'ExperimentConfig',
            'config_for', 'epoch_of', 'check_config', 'make_dls', 'mean_average_precision', 'task_setup',
            'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'make_learner', 'load_weights', 'train_run',
-           'teacher_key', 'get_teacher', 'collect_results', 'results_table', 'table_markdown', 'load_runs',
-           'plot_accuracy', 'plot_layers', 'stage_attention', 'plot_attention', 'write_report', 'run_experiment',
-           'main']
+           'teacher_config', 'teacher_key', 'get_teacher', 'collect_results', 'results_table', 'table_markdown',
+           'load_runs', 'plot_accuracy', 'plot_layers', 'stage_attention', 'plot_attention', 'write_report',
+           'run_experiment', 'main']
 
 # %% ../nbs/05_experiments.ipynb #311f3103
 import json, os, sys, time, random, hashlib, shutil, dataclasses
@@ -31,7 +31,7 @@ from fastai.torch_core import set_seed, default_device, show_image
 from fastai.data.core import DataLoaders
 from .data import digits_dls, cifar_dls, folder_dls, coco_dls
 from .resnets import resnet10, resnet18, resnet34, imagenet_resnet34, imagenet_resnet50, match_layers, stage_modules
-from .maps import attention_map
+from .maps import attention_map, get_method, derivative_targets
 
 # %% ../nbs/05_experiments.ipynb #f7130709
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian')
@@ -68,6 +68,8 @@ class ExperimentConfig:
     size:int=None # image side: digits 8*k (default 32), folder/coco resize (coco 224); CIFAR keeps 32
     n_train:int=None # random training subset (in-memory datasets), same for every run; None: all
     n_valid:int=None # random validation subset; None: all
+    teacher_n_train:int=None # the teacher's training subset; None: `n_train`, 0: every training image
+    teacher_dir:str=None # folder the teacher is cached in (shared by grids); None: `out`
     teacher:str='resnet18' # teacher architecture, a key of `ARCHS`
     student:str='resnet10' # student architecture
     width:int=16 # stem width of CIFAR ResNets (student and teacher)
@@ -86,7 +88,13 @@ class ExperimentConfig:
     seeds:tuple=(0, 1) # seeds of the students
     teacher_seed:int=0 # seed of the teacher
     teacher_lr_mode:str='multistep' # the teacher's schedule ('constant' or 'multistep')
-    weight:float=None # map-loss weight; None: the method's default
+    weight:float=None # map-loss weight: a number (0: maps measured only), 'auto', or None: the method's default
+    grad_fraction:float=0.1 # `weight='auto'`: the map term's gradient norm as a fraction of the task loss's
+    target:str=None # what Jacobian/Hessian maps differentiate: 'loss', 'logits', 'true_class'; None: the method's default
+    granularity:str=None # Jacobian/Hessian map over every weight 'entry' or per output 'channel'; None: the method's default
+    map_kd_weight:float=0. # Hinton term added to the map methods' runs (0: off)
+    scale_every:bool=False # multiply the map term by `map_every` on mapped batches
+    grad_norm_every:int=0 # record the gradient norms of task loss and map term every this many mapped batches
     kd_weight:float=1. # weight of the Hinton term in `kd` runs
     T:float=4. # Hinton temperature
     map_every:int=1 # maps on every k-th batch (attention, jacobian)
@@ -104,8 +112,14 @@ class ExperimentConfig:
 PRESETS = {
     'quick': dict(dataset='digits', size=16, teacher='resnet18', student='resnet10', width=8, epochs=6, teacher_epochs=8,
                   bs=64, lr=0.05, seeds=(0, 1), every=1, hessian_map_every=4, out='layerkd_runs/quick'),
+    'cifar10-screen': dict(dataset='cifar10', width=16, n_train=5_000, teacher_n_train=0, epochs=8, teacher_epochs=8,
+                           bs=128, lr=0.05, milestones=(0.5, 0.75), gamma=0.1, every=0.125, seeds=(0,),
+                           hessian_map_every=1, teacher_dir='results/cifar10-teacher', out='results/cifar10-screen'),
+    'cifar10-kd': dict(dataset='cifar10', width=16, n_train=10_000, teacher_n_train=0, epochs=16, teacher_epochs=8,
+                       bs=128, lr=0.05, milestones=(0.5, 0.75), gamma=0.1, every=2, seeds=(0, 1),
+                       hessian_map_every=1, teacher_dir='results/cifar10-teacher', out='results/cifar10-kd'),
     'cifar10-cpu': dict(dataset='cifar10', width=16, n_train=10_000, epochs=16, teacher_epochs=16, bs=128, lr=0.05,
-                        milestones=(8, 12), gamma=0.1, every=2, seeds=(0, 1), hessian_map_every=8,
+                        milestones=(8, 12), gamma=0.1, every=2, seeds=(0, 1), hessian_map_every=8, scale_every=True,
                         out='results/cifar10-cpu'),
     'cifar10-paper': dict(dataset='cifar10', width=64, epochs=200, teacher_epochs=200, bs=128, lr=0.1,
                           milestones=(25, 35), gamma=0.01, every=25, methods=('attention', 'jacobian', 'hessian'),
@@ -186,7 +200,13 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if c.opt not in ('sgd', 'adam'): raise bad('optimizer', repr(c.opt), ('sgd', 'adam'))
     for k in ('teacher_lr_mode', 'layerwise_base'):
         if getattr(c, k) not in ('constant', 'multistep'): raise bad(k, repr(getattr(c, k)), ('constant', 'multistep'))
-    if c.weight is not None and not c.weight >= 0: raise ValueError(f"weight (the map-loss lambda) must be >= 0, got {c.weight}")
+    if c.weight not in (None, 'auto'):
+        try: c = dataclasses.replace(c, weight=float(c.weight))
+        except (TypeError, ValueError): raise ValueError(f"weight (the map-loss lambda) must be a number >= 0 or 'auto', got {c.weight!r}")
+        if not c.weight >= 0: raise ValueError(f"weight (the map-loss lambda) must be a number >= 0 or 'auto', got {c.weight}")
+    if not c.grad_fraction > 0: raise ValueError(f"grad_fraction must be > 0, got {c.grad_fraction}")
+    if c.target not in (None, *derivative_targets): raise bad('derivative target', repr(c.target), derivative_targets)
+    if c.granularity not in (None, 'entry', 'channel'): raise bad('map granularity', repr(c.granularity), ('entry', 'channel'))
     if c.epochs < 1 or (c.teacher_epochs or 1) < 1: raise ValueError(f"epochs must be >= 1, got {c.epochs}")
     ms = [epoch_of(m, c.epochs) for m in c.milestones]
     if ms != sorted(ms) or any(not 0 < m < c.epochs for m in ms):
@@ -317,6 +337,11 @@ def _history(learn, name:str)->list:
     h = getattr(getattr(learn, name, None), 'history', None)
     return [] if h is None or len(h) == 0 else pd.DataFrame(h).to_dict('records')
 
+def _grad_norms(learn)->list:
+    "Records of `MapDistillation.grad_norms`, or []"
+    md = getattr(learn, 'map_distillation', None)
+    return [] if md is None else md.grad_norms.to_dict('records')
+
 def _opt_func(c): return partial(SGD, mom=c.mom) if c.opt == 'sgd' else Adam
 
 def make_learner(c:ExperimentConfig, # a checked config
@@ -334,8 +359,11 @@ def make_learner(c:ExperimentConfig, # a checked config
     if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
     cb = _callbacks()
     k = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
-    cbs = [cb.MapDistillation(teacher, None if method == 'kd' else method, weight=c.weight, map_every=k,
-                              kd_weight=c.kd_weight if method == 'kd' else 0., T=c.T)]
+    spec = {k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None}
+    map_method = None if method == 'kd' else get_method(method, **spec) if method != 'attention' else method
+    cbs = [cb.MapDistillation(teacher, map_method, weight=c.weight, map_every=k, T=c.T, scale_every=c.scale_every,
+                              kd_weight=c.kd_weight if method == 'kd' else c.map_kd_weight, grad_fraction=c.grad_fraction,
+                              grad_norm_every=c.grad_norm_every)]
     if lr_mode == 'layerwise': cbs.append(cb.LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope))
     return Learner(dls, model, cbs=cbs, **kw)
 
@@ -396,7 +424,8 @@ def train_run(c:ExperimentConfig, # a checked config
         rows = st['rows'] if st else []
         _save_atomic({**meta, 'status': status, 'epochs_done': len(rows), 'final': rows[-1] if rows else None,
                       'wall_time': st['wall_time'] if st else 0., 'per_epoch': rows,
-                      'layer_jsd': _history(learn, 'map_distillation'), 'layer_lr': _history(learn, 'layerwise_lr')},
+                      'layer_jsd': _history(learn, 'map_distillation'), 'layer_lr': _history(learn, 'layerwise_lr'),
+                      'grad_norms': _grad_norms(learn), 'map_weight': getattr(getattr(learn, 'map_distillation', None), 'map_weight', None)},
                      res_file)
     ckpt = EpochCheckpoint(ckpt_dir, partial(write, status='running'), start, state)
     if start < epochs:
@@ -407,22 +436,26 @@ def train_run(c:ExperimentConfig, # a checked config
     return json.loads(res_file.read_text())
 
 # %% ../nbs/05_experiments.ipynb #1b2a92aa
+def teacher_config(c:ExperimentConfig)->ExperimentConfig:
+    "`c` with the teacher's training subset as `n_train`"
+    return c if c.teacher_n_train is None else dataclasses.replace(c, n_train=c.teacher_n_train or None)
+
 def teacher_key(c:ExperimentConfig)->str:
     "Hash of the settings the teacher depends on"
     keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
             'milestones', 'gamma', 'teacher_seed', 'teacher_lr_mode')
-    d = {k: getattr(c, k) for k in keys}
+    d = {k: getattr(teacher_config(c), k) for k in keys}
     d.update(data=str(Path(c.data).resolve()) if c.data else None, width=ifnone(c.teacher_width, c.width),
              epochs=ifnone(c.teacher_epochs, c.epochs))
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 def get_teacher(c:ExperimentConfig, # a checked config
-                dls:DataLoaders, # data
+                dls:DataLoaders, # the teacher's data (`make_dls(teacher_config(c))`)
                 cbs:list=None, # extra callbacks for `fit`
                 quiet:bool=False, # no progress bar or epoch table
                )->tuple: # (frozen teacher in eval mode, its results)
     "The cached teacher of `c`, trained (or finished) first if needed"
-    key, out = teacher_key(c), Path(c.out)
+    key, out = teacher_key(c), Path(ifnone(c.teacher_dir, c.out))
     ckpt = out/'checkpoints'/f'teacher-{key}'
     res = train_run(c, dls, out/'teachers'/f'{c.teacher}-{key}', ckpt, 'none', c.teacher_lr_mode, c.teacher_seed,
                     arch=c.teacher, width=ifnone(c.teacher_width, c.width), epochs=ifnone(c.teacher_epochs, c.epochs),
@@ -573,8 +606,8 @@ def write_report(c:ExperimentConfig, # a checked config (its `out` holds the run
                 )->pd.DataFrame: # the Table 1 summary
     "`results.csv`, `table.md` and the plots of the finished runs of `c`'s grid"
     out, runs = Path(c.out), grid(c.methods, c.lr_modes, c.seeds)
-    key = teacher_key(c)
-    tfile = out/'teachers'/f'{c.teacher}-{key}'/'results.json'
+    key, tout = teacher_key(c), Path(ifnone(c.teacher_dir, c.out))
+    tfile = tout/'teachers'/f'{c.teacher}-{key}'/'results.json'
     tres = json.loads(tfile.read_text()) if tfile.exists() else None
     if tres is not None and tres['status'] != 'done': tres = None
     df = collect_results(out, runs)
@@ -588,7 +621,7 @@ def write_report(c:ExperimentConfig, # a checked config (its `out` holds the run
     rs = [r for r in load_runs(out) if (r['method'], r['lr_mode'], r['seed']) in runs and r['per_epoch']]
     for f in (plot_accuracy(rs, tres, out/'accuracy.png'), plot_layers(rs, out/'layers.png')):
         if f is not None: plt.close(f)
-    tckpt = out/'checkpoints'/f'teacher-{key}'/'final.pth'
+    tckpt = tout/'checkpoints'/f'teacher-{key}'/'final.pth'
     if teacher is None and tres is not None and tckpt.exists():
         teacher = load_weights(make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width)), tckpt).eval()
     if teacher is None: return t
@@ -624,7 +657,8 @@ def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
                                         "or choose another --out")
         old = json.loads(cfg_file.read_text())
         new = json.loads(json.dumps(asdict(c), default=str))
-        if diff := [k for k in new if k not in _GRID_KEYS and old.get(k) != new[k]]:
+        defaults = json.loads(json.dumps(asdict(ExperimentConfig()), default=str))   # fields newer than the experiment
+        if diff := [k for k in new if k not in _GRID_KEYS and old.get(k, defaults[k]) != new[k]]:
             raise ValueError(f"{out} holds an experiment with other settings ({', '.join(f'{k}: {old.get(k)} != {new[k]}' for k in diff)}): "
                              "use another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -634,7 +668,8 @@ def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
     runs = grid(c.methods, c.lr_modes, c.seeds)
     teacher, tres = None, None
     if any(m != 'none' for m, _, _ in runs):
-        teacher, tres = get_teacher(c, dls, cbs, quiet=not verbose)
+        tdls = dls if c.teacher_n_train is None else make_dls(teacher_config(c))
+        teacher, tres = get_teacher(c, tdls, cbs, quiet=not verbose)
         log(f"teacher {c.teacher}: {tres['metric']} {tres['final'][tres['metric']]:.4f} ({tres['wall_time']:.0f}s)")
     for i, (m, o, s) in enumerate(runs, 1):
         name = f'{m}-{o}-s{s}'
@@ -660,7 +695,12 @@ def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar1
          seeds:str=None, # comma-separated seeds
          map_every:int=None, # maps every k-th batch (attention, jacobian)
          hessian_map_every:int=None, # k for Hessian runs
-         weight:float=None, # map-loss weight lambda; default: the method's (`default_weights`)
+         weight:str=None, # map-loss weight lambda: a number (0: maps measured only) or auto; default: the method's (`default_weights`)
+         grad_fraction:float=None, # with --weight auto: the map term's gradient norm as a fraction of the task loss's
+         target:str=None, # what Jacobian/Hessian maps differentiate: loss, logits or true_class
+         granularity:str=None, # Jacobian/Hessian maps per weight entry or per output channel
+         map_kd_weight:float=None, # Hinton term added to the map methods' runs
+         grad_norm_every:int=None, # record gradient norms of the task loss and map term every this many mapped batches
          n_train:int=None, # training subset size
          rule:str=None, # LayerwiseLR rule: relative or inverse
          out:str=None, # results folder
@@ -673,7 +713,9 @@ def main(preset:str='quick', # preset: quick, cifar10-cpu, cifar10-paper, cifar1
         c = check_config(config_for(preset, data=data, dataset=dataset, teacher=teacher, student=student, width=width,
                                     epochs=epochs, teacher_epochs=teacher_epochs, bs=bs, lr=lr, methods=methods,
                                     lr_modes=lr_modes, seeds=seeds, map_every=map_every, n_train=n_train,
-                                    hessian_map_every=hessian_map_every, weight=weight, rule=rule, out=out))
+                                    hessian_map_every=hessian_map_every, weight=weight, rule=rule, out=out,
+                                    grad_fraction=grad_fraction, target=target, granularity=granularity,
+                                    map_kd_weight=map_kd_weight, grad_norm_every=grad_norm_every))
         if (Path(c.out)/'config.json').exists() and not resume and not report:
             raise ValueError(f"{c.out} already holds an experiment: pass --resume to continue it, or choose another --out")
         if report and not (Path(c.out)/'config.json').exists(): raise ValueError(f"{c.out} holds no experiment to report on")
