@@ -16,9 +16,15 @@ Configurations: `ce` (student only), `ce_autograd_bn` (student only, its batch n
     python bench/maps.py --widths 64 16 --bs 128 --warmup 1 --steps 3 --repeats 2
     python bench/maps.py --profile hessian --widths 16      # top ops of one step
     python bench/maps.py --map-every 1 2 4 8 --widths 16 --steps 8 --repeats 2   # amortised cost of `map_every=k`
+    python bench/maps.py --formulations --widths 16      # also the derivative targets, channel maps, measuring only
+    python bench/maps.py --configs ce@ hessian:true_class@4 --widths 16 --steps 8   # any list of configurations
+
+A configuration is `method[:target][:granularity][:measure][@k]`: `jacobian:true_class:channel` is
+`JacobianMaps('true_class', 'channel')`; `:measure` computes the maps without training on them (`weight=0`; for the
+loss-gradient Jacobian map the student's map is read from the backward's own gradients).
 
 With `--map-every`, configuration `method@k` computes maps on every k-th step only (as `MapDistillation(map_every=k)`
-does, the map term scaled by k) and a step's time is the mean over `--steps` steps (a multiple of every k), so that it is
+does) and a step's time is the mean over `--steps` steps (a multiple of every k), so that it is
 the amortised cost per batch; `ce` is then timed the same way.
 """
 import argparse, json, os, statistics, subprocess, sys, time
@@ -27,37 +33,52 @@ import torch, torch.nn.functional as F
 from torch.profiler import record_function
 
 CONFIGS = ('ce', 'ce_autograd_bn', 'attention', 'jacobian', 'hessian')
-GOALS = dict(attention=1.8, jacobian=5.0, hessian=8.0)
+FORMULATIONS = ('jacobian:logits', 'jacobian:true_class', 'jacobian:true_class:channel', 'jacobian:measure',
+                'hessian:logits', 'hessian:true_class', 'hessian:measure')
+GOALS = dict(attention=1.8, jacobian=5.0, hessian=12.0)
+
+def _method_of(config):
+    "'jacobian:true_class:channel' -> ('jacobian', dict(target='true_class', granularity='channel'), measure=False)"
+    name, *options = config.split(':')
+    kw = {('granularity' if o in ('entry', 'channel') else 'target'): o for o in options if o != 'measure'}
+    return name, kw, 'measure' in options
 
 def _setup(config, width, bs, device, map_every=1):
     from layerkd_nb.resnets import resnet10, resnet18, match_layers
-    from layerkd_nb.maps import get_method, convert_batchnorm, map_loss
+    from layerkd_nb.maps import get_method, convert_batchnorm, layer_divergences
     torch.manual_seed(0)
     student, teacher = resnet10(10, width).to(device).train(), resnet18(10, width).to(device).eval()
     teacher.requires_grad_(False)
-    method = get_method(config) if config in GOALS else None
+    name, kw, measure = _method_of(config)
+    method = get_method(name, **kw) if name in GOALS else None
     if method: method.prepare(student)
     if config == 'ce_autograd_bn': convert_batchnorm(student)
     pairs = match_layers(student, teacher)
+    reuse = measure and name == 'jacobian' and not kw   # a loss-gradient map read from the backward's own gradients
     opt = torch.optim.SGD(student.parameters(), lr=1e-3, momentum=0.9)
     x, y = torch.randn(bs, 3, 32, 32, device=device), torch.randint(0, 10, (bs,), device=device)
     calls = iter(range(10**9))
-    def step():   # the phases are labelled for `--profile`
+    def step():   # the phases are labelled for `--profile`; as `MapDistillation` does it (map term not scaled by k)
         opt.zero_grad()
         mapped = method is not None and next(calls) % map_every == 0
-        with (method.capture(student, pairs) if mapped else nullcontext()) as captured:
+        with (method.capture(student, pairs) if mapped and not reuse else nullcontext()) as captured:
             with record_function('1 student forward + loss'):
                 pred = student(x)
                 loss = F.cross_entropy(pred, y)
-            if mapped:
+            if mapped and not reuse:
                 state = method.batch_state(pairs)
                 with record_function('2 student maps'):
-                    s_maps = method.student_maps(student, pairs, x, y, F.cross_entropy, pred, loss, captured, **state)
+                    s_maps = method.student_maps(student, pairs, x, y, F.cross_entropy, pred, loss, captured,
+                                                 create_graph=not measure, **state)
                 with record_function('3 teacher maps'):
                     t_maps = method.teacher_maps(teacher, pairs, x, y, F.cross_entropy, **state)
-                loss = loss + map_loss(s_maps, t_maps, weight=map_every)
+                divergences = layer_divergences(s_maps, t_maps)
+                if not measure: loss = loss + divergences.sum()
         with record_function('4 backward + SGD step'):
             loss.backward()
+            if mapped and reuse:
+                t_maps = method.teacher_maps(teacher, pairs, x, y, F.cross_entropy)
+                layer_divergences(method.gradient_maps([p.student.weight.grad for p in pairs]), t_maps)
             opt.step()
     return step
 
@@ -128,7 +149,10 @@ def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS):
         res = {c: min((r[c] for r in rounds), key=lambda o: o['time']) for c in configs}
         ce = res[configs[0]]
         for config, r in res.items():
-            goal = f"<= {GOALS[config]}x" if config in GOALS else ('<= 4x (issue 6)' if config.startswith('hessian@') else '')
+            name, k = _split_config(config)
+            base = name.split(':')[0]
+            goal = ('<= 3x (amortised)' if base == 'hessian' and (k or 1) > 1 else
+                    f"<= {GOALS[base]}x" if base in GOALS and not name.endswith(':measure') else '')
             print(f"| {width} | {config} | {r['time']:.3f} | {r['time']/ce['time']:.2f} | {goal} | "
                   f"{r['memory']/2**20:.0f} | {r['memory']/ce['memory']:.2f} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
@@ -143,11 +167,14 @@ if __name__ == '__main__':
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--worker', help='internal: run one configuration')
     parser.add_argument('--map-every', type=int, nargs='+', help='amortised cost of maps on every k-th step, for these k')
-    parser.add_argument('--profile', choices=CONFIGS, help='print the top ops of one step of this configuration')
+    parser.add_argument('--profile', help='print the top ops of one step of this configuration')
+    parser.add_argument('--formulations', action='store_true', help='also the map formulations (targets, channel maps, measuring only)')
+    parser.add_argument('--configs', nargs='+', help='only these configurations (ce first), e.g. ce jacobian:logits hessian@4')
     a = parser.parse_args()
     if a.worker: worker(a.worker, a.widths[0], a.bs, a.warmup, a.steps, a.device)
     elif a.profile: profile(a.profile, a.widths[0], a.bs, a.device)
+    elif a.configs: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, tuple(a.configs))
     elif a.map_every:
         configs = ('ce@',) + tuple(f'{m}@{k}' for m in GOALS for k in a.map_every)   # 'ce@': CE timed as a mean too
         run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, configs)
-    else: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats)
+    else: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, CONFIGS + (FORMULATIONS if a.formulations else ()))

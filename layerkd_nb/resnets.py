@@ -196,8 +196,11 @@ def crucial_layers(model:nn.Module, # a ResNet-style model (possibly DDP/DataPar
 
 # %% ../nbs/01_resnets.ipynb #241a5245
 class LayerPair(NamedTuple):
-    "A student conv and a teacher conv of the same stage whose weights have the same shape"
+    "A student conv and a teacher conv of the same stage (same weight shape for derivative maps), and their stage outputs"
     stage:int; student_name:str; student:nn.Conv2d; teacher_name:str; teacher:nn.Conv2d
+    student_output:nn.Module=None # the module whose output is the student's stage output (attention maps); None: `stage_modules`
+    teacher_output:nn.Module=None # the same for the teacher
+    student_stage:tuple=() # the parameters of the student's stage (`LayerwiseLR(scope='stage')`); (): `stage_of`
 
 # %% ../nbs/01_resnets.ipynb #039c1752
 def _shape(conv): return tuple(conv.weight.shape)
