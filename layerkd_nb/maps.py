@@ -250,24 +250,29 @@ class AttentionMaps(MapMethod):
                  size=None, # side the maps are resampled to: an int, or one int (or None) per pair; None: the stage's own
                 ): self.p, self.stages, self.size = p, stages, size
     def _size(self, i): return self.size[i] if isinstance(self.size, (list, tuple)) else self.size
-    def capture(self, model, pairs, student=True):
-        "Forward hooks storing the stage outputs of the matched layers (with their graph for the student)"
+    def _outputs(self, model, pairs, student):
+        "The modules of `model` whose outputs are the stage outputs of `pairs` (the pairs' own, else `stages(model)`)"
+        own = [p.student_output if student else p.teacher_output for p in pairs]
+        if all(o is not None for o in own): return own
         modules = self.stages(model)
-        return hook_outputs([modules[p.stage-1] for p in pairs], detach=not student)
+        return [o if o is not None else modules[p.stage-1] for o, p in zip(own, pairs)]
+    def capture(self, model, pairs, student=True, detach=None):
+        "Forward hooks storing the stage outputs of the matched layers (with their graph for the student, unless `detach`)"
+        return hook_outputs(self._outputs(model, pairs, student), detach=not student if detach is None else detach)
     def maps(self, model, pairs, target, captured, student, create_graph, **state):
         return [attention_map(f, self.p, self._size(i)) for i,f in enumerate(captured.stored)]
-    def _stage_sizes(self, model, pairs, xb):
+    def _stage_sizes(self, model, pairs, xb, student):
         "(H, W) of the hooked stage outputs for the first sample of `xb`: eval mode, no grad, train flags restored"
         flags = [(m, m.training) for m in model.modules()]
         try:
-            with torch.no_grad(), self.capture(model.eval(), pairs, student=False) as captured:
+            with torch.no_grad(), self.capture(model.eval(), pairs, student, detach=True) as captured:
                 _forward(model, tuple(x[:1] for x in tuplify(xb)))
                 return [tuple(f.shape[2:]) for f in captured.stored]
         finally:
             for m, t in flags: m.training = t
     def check(self, student, teacher, pairs, xb):
         "The (student, teacher) stage output sizes per pair; an error if they differ and `size` does not resample them"
-        sizes = list(zip(self._stage_sizes(student, pairs, xb), self._stage_sizes(teacher, pairs, xb)))
+        sizes = list(zip(self._stage_sizes(student, pairs, xb, True), self._stage_sizes(teacher, pairs, xb, False)))
         bad = [(p, s, t) for i,(p,(s,t)) in enumerate(zip(pairs, sizes)) if s != t and self._size(i) is None]
         if bad:
             def hw(o): return 'x'.join(map(str, o))
