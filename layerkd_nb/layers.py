@@ -7,14 +7,14 @@ Docs: https://layerkd.github.io/layerkd_nb/layers.html.md"""
 # %% auto #0
 __all__ = ['Stage', 'probe_stages', 'stage_convs', 'stage_crucial_conv', 'probe_pairs', 'named_pairs', 'layer_pairs']
 
-# %% ../nbs/01a_layers.ipynb #e8696984
+# %% ../nbs/01a_layers.ipynb #d2b61b70
 from typing import NamedTuple
 import torch
 from torch import nn, Tensor
 from fastcore.basics import tuplify
 from .resnets import LayerPair, match_layers, _unwrap, _shape, STAGES
 
-# %% ../nbs/01a_layers.ipynb #99423eec
+# %% ../nbs/01a_layers.ipynb #b712419f
 def _probe(model:nn.Module, xb)->list:
     "(name, module, (H, W) or None) of every named module of `model`, in the order their forwards finish"
     model, records = _unwrap(model), []
@@ -35,26 +35,26 @@ def _probe(model:nn.Module, xb)->list:
         for m, t in flags: m.training = t
     return records
 
-# %% ../nbs/01a_layers.ipynb #14882908
+# %% ../nbs/01a_layers.ipynb #f29820d1
 def _is_global_pool(module:nn.Module)->bool:
     "Global pooling before a classifier (torch's adaptive pools, fastai's `AdaptiveConcatPool2d`, timm's `SelectAdaptivePool2d`)"
     return isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) or type(module).__name__ in (
         'AdaptiveConcatPool2d', 'SelectAdaptivePool2d')
 
-# %% ../nbs/01a_layers.ipynb #3224c976
+# %% ../nbs/01a_layers.ipynb #ae6208b7
 class Stage(NamedTuple):
     "A stage found by probing: its output resolution, the module whose output is the stage output, the modules that ran in it"
     size:tuple; output_name:str; output:nn.Module; modules:list   # `modules`: (name, module) in execution order, leaves and containers
 
-# %% ../nbs/01a_layers.ipynb #80f61e7f
+# %% ../nbs/01a_layers.ipynb #32b45fa9
 def probe_stages(model:nn.Module, # any CNN (possibly DDP/DataParallel-wrapped)
                  xb, # a sample batch (a tensor or fastai's tuple `learn.xb`); 2 samples are used
                  n_stages:int=4, # stages wanted: the first resolutions are merged into stage 1 beyond this
                 )->list: # up to `n_stages` `Stage`s, from the input side
     "Stages of `model`: where the spatial resolution of its main path changes, found from one forward pass"
     records = _probe(model, xb)
-    pools = [i for i, r in enumerate(records) if _is_global_pool(r[1])]
-    head = pools[-1] if pools else len(records)   # what runs after the last global pooling is the head
+    pools = [n for n, m, _ in records if _is_global_pool(m)]   # what runs from the last global pooling on is the head
+    head = min(i for i, (n, _, _) in enumerate(records) if n == pools[-1] or n.startswith(pools[-1] + '.')) if pools else len(records)
     sized = [(i, r) for i, r in enumerate(records[:head]) if r[2] is not None and not _is_global_pool(r[1])]
     main, largest_after = [], 0
     for i, r in reversed(sized):   # the main path: no later feature map is larger
@@ -81,12 +81,12 @@ def probe_stages(model:nn.Module, # any CNN (possibly DDP/DataParallel-wrapped)
         stages.append(Stage(size, records[out][0], records[out][1], [(n, m) for n, m, _ in records[s:end+1]]))
     return stages
 
-# %% ../nbs/01a_layers.ipynb #b635e242
+# %% ../nbs/01a_layers.ipynb #a2ce96ce
 def stage_convs(stage:Stage)->list: # (name, conv) of the stage's `nn.Conv2d`s in execution order
     "The convolutions that ran in `stage`"
     return [(n, m) for n, m in stage.modules if isinstance(m, nn.Conv2d)]
 
-# %% ../nbs/01a_layers.ipynb #cf077fcd
+# %% ../nbs/01a_layers.ipynb #606e987b
 def stage_crucial_conv(stage:Stage)->tuple: # (name, conv)
     "The first conv of `stage` that changes the channel count (else its first conv)"
     convs = stage_convs(stage)
@@ -94,10 +94,10 @@ def stage_crucial_conv(stage:Stage)->tuple: # (name, conv)
                                    "convolution: its layers cannot be distilled with weight maps; pass explicit `pairs`")
     return next(((n, c) for n, c in convs if c.in_channels != c.out_channels), convs[0])
 
-# %% ../nbs/01a_layers.ipynb #39c96a94
+# %% ../nbs/01a_layers.ipynb #6e23b2d1
 def _stage_params(stage:Stage)->tuple: return tuple(p for _, m in stage.modules for p in m.parameters(recurse=False))
 
-# %% ../nbs/01a_layers.ipynb #6a386633
+# %% ../nbs/01a_layers.ipynb #e6507449
 def probe_pairs(student:nn.Module, # any CNN
                 teacher:nn.Module, # any CNN
                 xb, # a sample batch both models take
@@ -127,7 +127,7 @@ def probe_pairs(student:nn.Module, # any CNN
         res.append(LayerPair(j, sn, sc, tn, tc, s.output, t.output, _stage_params(s)))
     return res
 
-# %% ../nbs/01a_layers.ipynb #e79e08aa
+# %% ../nbs/01a_layers.ipynb #881056e2
 def named_pairs(student:nn.Module, # any model
                 teacher:nn.Module, # any model
                 names:list, # (student module name, teacher module name) per pair, as `named_modules()` gives them
@@ -155,13 +155,13 @@ def named_pairs(student:nn.Module, # any model
         res.append(LayerPair(j, pair[0], sc, pair[1], tc, sc, tc, tuple(sc.parameters())))
     return res
 
-# %% ../nbs/01a_layers.ipynb #538445fa
+# %% ../nbs/01a_layers.ipynb #b363ad9c
 def _resnet_style(model:nn.Module)->bool:
     "Whether `model` has torchvision ResNet's `conv1` and `layer1`..`layer4`"
     model = _unwrap(model)
     return all(isinstance(getattr(model, n, None), nn.Module) for n in ('conv1',) + STAGES)
 
-# %% ../nbs/01a_layers.ipynb #6873258d
+# %% ../nbs/01a_layers.ipynb #8812e03c
 def layer_pairs(student:nn.Module, # the student
                 teacher:nn.Module, # the teacher
                 xb=None, # a sample batch (needed to probe models that are not ResNet-style)
