@@ -6,7 +6,7 @@ Docs: https://layerkd.github.io/layerkd_nb/data_arrays.html.md"""
 
 # %% auto #0
 __all__ = ['cifar10_stats', 'cifar100_stats', 'image_stats', 'cifar_augment', 'PadCropFlip', 'ToUint8Image', 'ImageArrays',
-           'ArrayDL', 'array_dls']
+           'ArrayDL', 'array_dls', 'subset_dls']
 
 # %% ../nbs/00a_data_arrays.ipynb #c6b620ab
 import queue, threading
@@ -201,3 +201,20 @@ def array_dls(train:tuple, # (uint8 images (N,C,H,W), int labels) of the trainin
     dls = [ArrayDL(ImageArrays(*o, vocab, split_idx=i), bs=bs, shuffle=i==0, drop_last=i==0, after_batch=tfms(),
                    num_workers=0, num_threads=num_threads) for i,o in enumerate((train, valid))]
     return DataLoaders(*dls, device=ifnone(device, default_device()))
+
+# %% ../nbs/00a_data_arrays.ipynb #34cd1f86
+def subset_dls(dls:DataLoaders, # fast-path `DataLoaders` (`array_dls`, `cifar_dls`, `digits_dls`, small `folder_dls`)
+               n_train:int=None, # training images kept; None: all
+               n_valid:int=None, # validation images kept; None: all
+               seed:int=0, # the subsets' seed (the validation subset uses `seed + 1`)
+              )->DataLoaders:
+    "`dls` on fixed random subsets of its training and validation images"
+    def subset(dl, n, seed, split_idx):
+        ds = dl.dataset
+        if n is None or n >= len(ds): return dl
+        if not isinstance(ds, ImageArrays): raise ValueError(
+            "subset_dls needs in-memory images (the fast path: array_dls, cifar_dls, digits_dls, folder_dls of small images)")
+        if n < 1: raise ValueError(f"A subset needs at least 1 image, got {n}")
+        idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        return dl.new(dataset=ImageArrays(ds.images[idx], ds.labels[idx], dls.vocab, split_idx=split_idx))
+    return DataLoaders(subset(dls.train, n_train, seed, 0), subset(dls.valid, n_valid, seed + 1, 1), device=dls.device)
