@@ -24,11 +24,10 @@ def _gloo_safe_broadcast(self, t, rank):
     torch.distributed.broadcast(t, rank)
     return t.cpu().tolist()
 
-# %% ../nbs/04e_distributed.ipynb #65728e68
-_at_exit = []
-
+# %% ../nbs/04e_distributed.ipynb #39d09e36
 def patch_gloo_ddp():
     "`DistributedDL` broadcasting on the CPU under gloo, and the process group destroyed at exit; applying it again changes nothing"
     from fastai.distributed import DistributedDL
-    if not _at_exit: atexit.register(_destroy_process_group); _at_exit.append(_destroy_process_group)
+    if DistributedDL._broadcast is _gloo_safe_broadcast: return     # applied already
     DistributedDL._broadcast = _gloo_safe_broadcast
+    atexit.register(_destroy_process_group)
