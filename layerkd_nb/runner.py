@@ -193,7 +193,7 @@ def _callback_records(learn:Learner)->dict:
     return dict(layer_jsd=records(getattr(md, 'history', None)), layer_lr=records(getattr(lw, 'history', None)),
                 grad_norms=[] if md is None else md.grad_norms.to_dict('records'), map_weight=getattr(md, 'map_weight', None))
 
-# %% ../nbs/05b_runner.ipynb #8dfc61b4
+# %% ../nbs/05b_runner.ipynb #23b2c5b7
 def train_run(c:ExperimentConfig, # a checked config
               dls:DataLoaders, # data (shared by the runs)
               run_dir:Path, # where `results.json` goes
@@ -218,7 +218,8 @@ def train_run(c:ExperimentConfig, # a checked config
     arch, width, epochs = ifnone(arch, c.student), ifnone(width, c.width), ifnone(epochs, c.epochs)
     set_seed(seed, reproducible=True)
     for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed*1000 + i)
-    learn = make_learner(c, dls, make_model(arch, c.n_classes, width), method, lr_mode, teacher)
+    learn = make_learner(c, dls, make_model(arch, c.n_classes, width), method, lr_mode, teacher,
+                         path=ckpt_dir, model_dir='.')   # fastai's model folder: the checkpoints' (none made in the cwd)
     res = RunResults(name=run_dir.name, method=method, lr_mode=lr_mode, seed=seed, arch=arch, width=width, epochs=epochs,
                      metric=task_setup(c)[2], config=asdict(c))
     def write(state, status, diverged_epoch=None):
