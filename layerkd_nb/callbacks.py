@@ -25,7 +25,7 @@ _all_ = ['default_weights', 'multistep_schedule', 'ResumableCallback', 'hinton_k
 # %% ../nbs/04_callbacks.ipynb #d314a886
 def distill_learner(dls, # the student's DataLoaders
                     student:nn.Module, # the model to train
-                    teacher:nn.Module=None, # the trained teacher (not needed for `method=None`)
+                    teacher:nn.Module=None, # the trained teacher, a model or a fastai `Learner` (not needed for `method=None`)
                     method='attention', # 'attention', 'jacobian', 'hessian', a `MapMethod`, 'kd' (Hinton only) or None
                     layerwise:bool=False, # add `LayerwiseLR`
                     weight:float=None, # lambda of the map term; None: `default_weights[method]`
@@ -33,6 +33,7 @@ def distill_learner(dls, # the student's DataLoaders
                     kd_weight:float=0., # Hinton logit term (1 when `method='kd'` and not given)
                     T:float=4., # temperature of the logit term
                     layerwise_kwargs:dict=None, # arguments of `LayerwiseLR` (every, beta, eps, rule, clip, scope)
+                    pairs:list=None, # (student name, teacher name) module pairs; None: found (`layer_pairs`)
                     cbs=None, # more callbacks
                     **learner_kwargs, # passed to `Learner` (metrics, loss_func, opt_func, splitter, path, ...)
                    )->Learner:
@@ -43,6 +44,6 @@ def distill_learner(dls, # the student's DataLoaders
     if layerwise and method is None: raise ValueError("`layerwise=True` needs a map method ('attention', 'jacobian', 'hessian'): "
                                                       "the layer-wise lrs are driven by the maps' divergences")
     callbacks = L(cbs)
-    if distill: callbacks += MapDistillation(teacher, method, weight, map_every, kd_weight, T)
+    if distill: callbacks += MapDistillation(teacher, method, weight, map_every, kd_weight, T, pairs=pairs)
     if layerwise: callbacks += LayerwiseLR(**(layerwise_kwargs or {}))
     return Learner(dls, student, cbs=callbacks, **learner_kwargs)

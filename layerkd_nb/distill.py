@@ -17,7 +17,9 @@ from torch import nn, Tensor
 from fastcore.basics import store_attr, ifnone
 from fastai.learner import Metric
 from fastai.torch_core import num_distrib
-from .resnets import match_layers, _unwrap
+from fastai.learner import Learner
+from .resnets import _unwrap
+from .layers import layer_pairs, LayerPair
 from .maps import get_method, layer_divergences, JacobianMaps, _forward
 from .checkpoint import ResumableCallback
 from .distributed import patch_gloo_ddp
@@ -61,19 +63,20 @@ class MapDistillation(ResumableCallback):
     "Adds `weight * sum_j JSD(student map_j, teacher map_j)` (and optional Hinton KD) to the training loss"
     order = 20   # after MixedPrecision (10) and DistributedTrainer (11), before the Recorder (50)
     def __init__(self,
-                 teacher:nn.Module, # the trained teacher; frozen by the callback
+                 teacher:nn.Module, # the trained teacher (a model or a fastai `Learner`); frozen by the callback
                  method='attention', # 'attention', 'jacobian', 'hessian', a `MapMethod`, or None (Hinton KD only)
                  weight=None, # lambda of the map term: a float (0: measure only), 'auto', or None: `default_weights[method]`
                  map_every:int=1, # maps on every k-th training batch only
                  kd_weight:float=0., # weight of Hinton's logit term (0: off)
                  T:float=4., # temperature of Hinton's term
-                 pairs:list=None, # `LayerPair`s; None: `match_layers(student, teacher)`
+                 pairs:list=None, # (student name, teacher name) pairs or `LayerPair`s; None: found (`layer_pairs`)
                  scale_every:bool=False, # multiply the map term by `map_every` on mapped batches (its mean per batch kept)
                  grad_fraction:float=0.1, # `weight='auto'`: the map term's gradient norm as this fraction of the task loss's
                  calibration_batches:int=4, # `weight='auto'`: mapped batches at the start of training that set lambda
                  grad_norm_every:int=0, # record both gradient norms every this many mapped batches (0: never)
                 ):
         if method is None and not kd_weight: raise ValueError("MapDistillation needs a map `method` or a `kd_weight` > 0")
+        if isinstance(teacher, Learner): teacher = teacher.model
         if int(map_every) != map_every or map_every < 1: raise ValueError(f"`map_every` must be an int >= 1, got {map_every!r}")
         self.method = None if method is None else get_method(method)
         name = getattr(self.method, 'name', None)
@@ -90,9 +93,18 @@ class MapDistillation(ResumableCallback):
 
     def after_create(self): self._setup()
     def _setup(self):
-        "Match the layers and prepare the student (Hessian: autograd batch norm); idempotent"
-        if self.pairs is None and self.method is not None: self.pairs = match_layers(self.learn.model, self.teacher)
-        if self.method is not None: self.method.prepare(_unwrap(self.learn.model))
+        "Pair the layers (`layer_pairs`: by name, by ResNet names, or probing a batch) and prepare the student; idempotent"
+        if self.method is None: return
+        if self.pairs is None or not all(isinstance(p, LayerPair) for p in self.pairs):
+            self.pairs = layer_pairs(self.learn.model, self.teacher, self._sample_batch, self.pairs, same_shape=self.method.uses_grad)
+        self.method.prepare(_unwrap(self.learn.model))
+
+    def _sample_batch(self)->tuple:
+        "The input of one validation batch on the student's device (the teacher moved there too), to probe the models"
+        dls = self.learn.dls
+        device = next(self.learn.model.parameters()).device
+        self.teacher.to(device)
+        return tuple(x.to(device) for x in (dls.valid if len(dls.valid) else dls.train).one_batch()[:dls.n_inp])
 
     @property
     def trains(self)->bool:

@@ -164,7 +164,7 @@ def _resnet_style(model:nn.Module)->bool:
 # %% ../nbs/01a_layers.ipynb #8812e03c
 def layer_pairs(student:nn.Module, # the student
                 teacher:nn.Module, # the teacher
-                xb=None, # a sample batch (needed to probe models that are not ResNet-style)
+                xb=None, # a sample batch, or a function giving one (called only to probe models that are not ResNet-style)
                 pairs:list=None, # explicit (student name, teacher name) pairs, or `LayerPair`s; None: found
                 same_shape:bool=True, # paired weights of the same shape (Jacobian/Hessian maps)
                )->list: # `LayerPair`s
@@ -178,4 +178,4 @@ def layer_pairs(student:nn.Module, # the student
             if same_shape: raise
     if xb is None: raise ValueError(f"{type(_unwrap(student)).__name__} / {type(_unwrap(teacher)).__name__}: models that are not "
                                     "ResNet-style are probed with a sample batch: pass `xb`, or explicit `pairs`")
-    return probe_pairs(student, teacher, xb, same_shape)
+    return probe_pairs(student, teacher, xb() if callable(xb) else xb, same_shape)

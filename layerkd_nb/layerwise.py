@@ -149,7 +149,7 @@ class LayerwiseLR(ResumableCallback):
         if source is None: return None
         source._setup()
         if self.scope == 'layer': return [list(p.student.parameters()) for p in source.pairs]
-        return [stage_of(self.learn.model, p.stage) for p in source.pairs]
+        return [list(p.student_stage) or stage_of(self.learn.model, p.stage) for p in source.pairs]
 
     def _wrap_opt_func(self):
         if not isinstance(self.learn.opt_func, _LayerwiseOptFunc): self.learn.opt_func = _LayerwiseOptFunc(self.learn.opt_func, self)
