@@ -6,9 +6,9 @@ Docs: https://layerkd.github.io/layerkd_nb/maps.html.md"""
 
 # %% auto #0
 __all__ = ['derivative_targets', 'map_methods', 'attention_map', 'weight_jacobian', 'rademacher_like', 'weight_hvp',
-           'AutogradBatchNorm2d', 'convert_batchnorm', 'revert_batchnorm', 'autograd_batchnorm', 'weight_map',
-           'derivative_target', 'MapMethod', 'AttentionMaps', 'DerivativeMaps', 'JacobianMaps', 'HessianMaps',
-           'get_method', 'layer_divergences', 'map_loss']
+           'AutogradBatchNorm2d', 'AutogradBatchNorm1d', 'convert_batchnorm', 'revert_batchnorm', 'autograd_batchnorm',
+           'weight_map', 'derivative_target', 'MapMethod', 'AttentionMaps', 'DerivativeMaps', 'JacobianMaps',
+           'HessianMaps', 'get_method', 'layer_divergences', 'map_loss']
 
 # %% ../nbs/02_maps.ipynb #41ca5f6e
 from contextlib import contextmanager, nullcontext
@@ -74,7 +74,7 @@ class _TrainBatchNorm(torch.autograd.Function):
     def forward(ctx, x, weight, bias, module):
         ctx.save_for_backward(x, weight)
         ctx.eps = module.eps
-        return nn.BatchNorm2d.forward(module, x)
+        return nn.modules.batchnorm._BatchNorm.forward(module, x)   # the native forward (BatchNorm1d/2d)
 
     @staticmethod
     def backward(ctx, g):
@@ -105,33 +105,41 @@ class AutogradBatchNorm2d(nn.BatchNorm2d):
         shape = [1, -1] + [1]*(x.dim()-2)
         return torch.addcmul(shift.view(shape), x, scale.view(shape))
 
+# %% ../nbs/02_maps.ipynb #47f8c130
+class AutogradBatchNorm1d(nn.BatchNorm1d):
+    "`nn.BatchNorm1d` with derivatives of every order in train mode (fastai's heads); same output, statistics and state dict"
+    forward = AutogradBatchNorm2d.forward
+
 # %% ../nbs/02_maps.ipynb #66c9a186
-def _swap_batchnorm(model, source, target):
-    "Set the class of every `source` module of `model` to `target`; the swapped modules"
-    swapped = [m for m in model.modules() if type(m) is source]
-    for m in swapped: m.__class__ = target
+_AUTOGRAD_BATCHNORM = {nn.BatchNorm2d: AutogradBatchNorm2d, nn.BatchNorm1d: AutogradBatchNorm1d}
+_NATIVE_BATCHNORM = {v: k for k, v in _AUTOGRAD_BATCHNORM.items()}
+
+def _swap_batchnorm(model, classes:dict):
+    "Set the class of every module of `model` whose exact class is a key of `classes` to its value; the swapped modules"
+    swapped = [m for m in model.modules() if type(m) in classes]
+    for m in swapped: m.__class__ = classes[type(m)]
     return swapped
 
 # %% ../nbs/02_maps.ipynb #a7c0e009
-def convert_batchnorm(model:nn.Module)->nn.Module: # `model`, its `BatchNorm2d`s now `AutogradBatchNorm2d`
-    "Turn every `nn.BatchNorm2d` of `model` into an `AutogradBatchNorm2d`, in place"
-    _swap_batchnorm(model, nn.BatchNorm2d, AutogradBatchNorm2d)
+def convert_batchnorm(model:nn.Module)->nn.Module: # `model`, its `BatchNorm2d`/`BatchNorm1d`s now `AutogradBatchNorm2d`/`1d`
+    "Turn every `nn.BatchNorm2d` (and `nn.BatchNorm1d`) of `model` into an `AutogradBatchNorm2d` (`1d`), in place"
+    _swap_batchnorm(model, _AUTOGRAD_BATCHNORM)
     return model
 
 # %% ../nbs/02_maps.ipynb #b4953442
-def revert_batchnorm(model:nn.Module)->nn.Module: # `model`, its `AutogradBatchNorm2d`s now `nn.BatchNorm2d`
+def revert_batchnorm(model:nn.Module)->nn.Module: # `model`, its autograd batch norms native again
     "Undo `convert_batchnorm`"
-    _swap_batchnorm(model, AutogradBatchNorm2d, nn.BatchNorm2d)
+    _swap_batchnorm(model, _NATIVE_BATCHNORM)
     return model
 
 # %% ../nbs/02_maps.ipynb #a7c0e00b
 @contextmanager
 def autograd_batchnorm(model:nn.Module):
-    "Context manager: `model`'s `nn.BatchNorm2d`s are `AutogradBatchNorm2d`s inside the block"
-    swapped = _swap_batchnorm(model, nn.BatchNorm2d, AutogradBatchNorm2d)
+    "Context manager: `model`'s `nn.BatchNorm2d`/`1d`s are autograd batch norms inside the block"
+    swapped = _swap_batchnorm(model, _AUTOGRAD_BATCHNORM)
     try: yield model
     finally:
-        for m in swapped: m.__class__ = nn.BatchNorm2d
+        for m in swapped: m.__class__ = _NATIVE_BATCHNORM[type(m)]
 
 # %% ../nbs/02_maps.ipynb #e23753c5
 def weight_map(derivative:Tensor, # a derivative w.r.t. a weight (C_out, ...)
@@ -317,7 +325,7 @@ class JacobianMaps(DerivativeMaps):
 def _native_train_batchnorm(model):
     "Names of the train-mode batch norms of `model` that are not `AutogradBatchNorm2d`"
     return [n for n,m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-            and not isinstance(m, AutogradBatchNorm2d) and m.training]
+            and not isinstance(m, (AutogradBatchNorm2d, AutogradBatchNorm1d)) and m.training]
 
 # %% ../nbs/02_maps.ipynb #a7c0e01b
 class HessianMaps(DerivativeMaps):

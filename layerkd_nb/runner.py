@@ -30,7 +30,7 @@ from .resnets import load_checkpoint
 from .maps import get_method
 from .schedules import *   # `Learner.fit_multistep`
 from .checkpoint import EpochCheckpoint, save_atomic, saved_epoch, load_resumable, set_rng_state
-from .distill import MapDistillation
+from .distill import MapDistillation, default_maps
 from .layerwise import LayerwiseLR
 from .config import *
 
@@ -150,7 +150,7 @@ def make_learner(c:ExperimentConfig, # a checked config
     if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
     map_every = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
     spec = {k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None}
-    map_method = None if method == 'kd' else get_method(method, **spec) if method != 'attention' else method
+    map_method = None if method == 'kd' else get_method(method, **{**default_maps.get(method, {}), **spec}) if spec and method != 'attention' else method
     cbs = [MapDistillation(teacher, map_method, weight=c.weight, map_every=map_every, T=c.T, scale_every=c.scale_every,
                            kd_weight=c.kd_weight if method == 'kd' else c.map_kd_weight, grad_fraction=c.grad_fraction,
                            grad_norm_every=c.grad_norm_every)]
