@@ -100,7 +100,8 @@ DATASETS = ('digits', 'cifar10', 'cifar100', 'coco', 'folder')
 # %% ../nbs/05a_config.ipynb #3d2362f9
 PRESETS = {
     'quick': dict(dataset='digits', size=16, teacher='resnet18', student='resnet10', width=8, epochs=6, teacher_epochs=8,
-                  bs=64, lr=0.05, seeds=(0, 1), every=1, hessian_map_every=4, out='layerkd_runs/quick'),
+                  n_train=200, teacher_n_train=0, bs=16, lr=0.05, seeds=(0, 1), every=1, hessian_map_every=4,
+                  out='layerkd_runs/quick'),
     'cifar10-screen': dict(dataset='cifar10', width=16, n_train=5_000, teacher_n_train=0, epochs=8, teacher_epochs=8,
                            bs=128, lr=0.05, milestones=(0.5, 0.75), gamma=0.1, every=0.125, seeds=(0,),
                            hessian_map_every=1, teacher_dir='results/cifar10-teacher', out='results/cifar10-screen'),

@@ -25,7 +25,7 @@ from fastai.metrics import accuracy, accuracy_multi, F1ScoreMulti, AccumMetric, 
 from fastai.optimizer import SGD, Adam
 from fastai.torch_core import set_seed
 from fastai.data.core import DataLoaders
-from .data import digits_dls, cifar_dls, folder_dls, coco_dls
+from .data import digits_dls, cifar_dls, folder_dls, coco_dls, subset_dls
 from .resnets import load_checkpoint
 from .maps import get_method
 from .schedules import *   # `Learner.fit_multistep`
@@ -33,15 +33,6 @@ from .checkpoint import EpochCheckpoint, save_atomic, saved_epoch, load_resumabl
 from .distill import MapDistillation, default_maps
 from .layerwise import LayerwiseLR
 from .config import *
-
-# %% ../nbs/05b_runner.ipynb #5d65961f
-def _subset_dl(dl, n:int, vocab:list, split_idx:int, seed:int=0):
-    "`dl` over a random `n`-item subset of its in-memory dataset (the same subset for a given `seed`)"
-    ds = dl.dataset
-    if n is None or n >= len(ds): return dl
-    if not hasattr(ds, 'images'): raise ValueError("n_train/n_valid need an in-memory dataset (digits, CIFAR, small folder images)")
-    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    return dl.new(dataset=type(ds)(ds.images[idx], ds.labels[idx], vocab, split_idx=split_idx))
 
 # %% ../nbs/05b_runner.ipynb #3f6ce249
 def make_dls(c:ExperimentConfig, # a checked config
@@ -53,8 +44,7 @@ def make_dls(c:ExperimentConfig, # a checked config
     elif c.dataset == 'folder': dls = folder_dls(c.data, bs=c.bs, size=c.size, device=device, num_workers=c.num_workers)
     else: return coco_dls(c.data, size=c.size or 224, bs=c.bs, num_workers=c.num_workers)
     if c.n_train or c.n_valid:
-        dls = DataLoaders(_subset_dl(dls.train, c.n_train, dls.vocab, 0, seed=0),
-                          _subset_dl(dls.valid, c.n_valid, dls.vocab, 1, seed=1), device=dls.device)
+        dls = subset_dls(dls, c.n_train, c.n_valid)   # the same subsets for every run
     return dls
 
 # %% ../nbs/05b_runner.ipynb #8a55aa05
