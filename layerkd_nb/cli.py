@@ -92,7 +92,9 @@ def main(preset:str='quick', # preset: quick, cifar10-screen, cifar10-kd, cifar1
          map_kd_weight:float=None, # Hinton term added to the map methods' runs
          grad_norm_every:int=None, # record gradient norms of the task loss and map term every this many mapped batches
          n_train:int=None, # training subset size
-         rule:str=None, # LayerwiseLR rule: relative or inverse
+         rule:str=None, # LayerwiseLR rule: relative, inverse or rmsprop
+         power:float=None, # LayerwiseLR sharpness: the multipliers raised to this power
+         scope:str=None, # LayerwiseLR groups: layer (the matched conv) or stage (its whole stage)
          out:str=None, # results folder
          resume:store_true=False, # skip finished runs, continue unfinished ones
          no_plots:store_true=False, # skip the PNG plots
@@ -103,7 +105,7 @@ def main(preset:str='quick', # preset: quick, cifar10-screen, cifar10-kd, cifar1
         c = check_config(config_for(preset, data=data, dataset=dataset, teacher=teacher, student=student, width=width,
                                     epochs=epochs, teacher_epochs=teacher_epochs, bs=bs, lr=lr, methods=methods,
                                     lr_modes=lr_modes, seeds=seeds, map_every=map_every, n_train=n_train,
-                                    hessian_map_every=hessian_map_every, weight=weight, rule=rule, out=out,
+                                    hessian_map_every=hessian_map_every, weight=weight, rule=rule, power=power, scope=scope, out=out,
                                     grad_fraction=grad_fraction, target=target, granularity=granularity,
                                     map_kd_weight=map_kd_weight, grad_norm_every=grad_norm_every))
         check_out(c, resume=resume, report=report)

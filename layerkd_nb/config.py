@@ -86,7 +86,8 @@ class ExperimentConfig:
     map_every:int=1 # maps on every k-th batch (attention, jacobian)
     hessian_map_every:int=None # k for Hessian runs; None: `map_every`
     every:float=0.125 # `LayerwiseLR` interval: epochs (int) or fraction of the run (float < 1)
-    rule:str='relative' # `LayerwiseLR` rule: 'relative' or 'inverse'
+    rule:str='relative' # `LayerwiseLR` rule: 'relative', 'inverse' or 'rmsprop'
+    power:float=1. # `LayerwiseLR` sharpness: multipliers raised to this power
     beta:float=0.9 # `LayerwiseLR` momentum
     clip:tuple=(0.1, 10.) # `LayerwiseLR` multiplier bounds
     scope:str='layer' # 'layer' or 'stage'
@@ -242,7 +243,8 @@ def check_config(c:ExperimentConfig, # the configuration to check
         f"No run to do: 'layerwise' needs a map method (attention, jacobian, hessian), got methods {list(c.methods)}")
     for a in (c.teacher, c.student):
         if a not in ARCHS: raise bad('architecture', repr(a), ARCHS)
-    if c.rule not in ('relative', 'inverse'): raise bad('LayerwiseLR rule', repr(c.rule), ('relative', 'inverse'))
+    if c.rule not in ('relative', 'inverse', 'rmsprop'): raise bad('LayerwiseLR rule', repr(c.rule), ('relative', 'inverse', 'rmsprop'))
+    if not c.power > 0: raise ValueError(f"power (the LayerwiseLR sharpness) must be > 0, got {c.power}")
     if c.opt not in ('sgd', 'adam'): raise bad('optimizer', repr(c.opt), ('sgd', 'adam'))
     for k in ('teacher_lr_mode', 'layerwise_base'):
         if getattr(c, k) not in ('constant', 'multistep'): raise bad(k, repr(getattr(c, k)), ('constant', 'multistep'))

@@ -32,17 +32,20 @@ def update_momentum(momentum:Tensor, # m_j of every layer, or None before the fi
 
 # %% ../nbs/04d_layerwise.ipynb #1c09b642
 def layerwise_multipliers(momentum:Tensor, # m_j of every layer
-                          rule='relative', # 'relative', 'inverse' or a callable (state dict -> multipliers)
+                          rule='relative', # 'relative', 'inverse', 'rmsprop' or a callable (state dict -> multipliers)
                           eps:float=1e-8, # keeps the ratios finite when losses are 0
                           clip:tuple=(0.1, 10.), # (lowest, highest) multiplier; None: no clipping
-                          **state, # more state for a callable rule (`L`, `s`, `beta`)
+                          power:float=1., # sharpness: the ratio is raised to this power
+                          **state, # more state: `v`, `v0` for 'rmsprop'; `L`, `s`, `beta` for a callable rule
                          )->Tensor: # s_j of every layer
     "Multipliers of the layers' learning rates from the momentum of their divergences"
     mean = momentum.mean()
     if rule == 'relative': s = (momentum + eps) / (mean + eps)
     elif rule == 'inverse': s = (mean + eps) / (momentum + eps)
+    elif rule == 'rmsprop': s = (state['v0'].sqrt() + eps) / (state['v'].sqrt() + eps)
     elif callable(rule): s = torch.as_tensor(rule(dict(state, m=momentum, eps=eps)), dtype=momentum.dtype)
-    else: raise ValueError(f"Unknown rule {rule!r}: use 'relative', 'inverse' or a callable (state dict -> multipliers)")
+    else: raise ValueError(f"Unknown rule {rule!r}: use 'relative', 'inverse', 'rmsprop' or a callable (state dict -> multipliers)")
+    s = s ** power
     return s if clip is None else s.clamp(*clip)
 
 # %% ../nbs/04d_layerwise.ipynb #4c4517b3
@@ -123,20 +126,23 @@ class LayerwiseLR(ResumableCallback):
                  every=25, # interval: epochs (int), or a fraction of the run (float < 1)
                  beta:float=0.9, # momentum of the layer losses, in [0, 1]
                  eps:float=1e-8, # keeps the ratios finite
-                 rule='relative', # 'relative', 'inverse', or a callable (see `layerwise_multipliers`)
+                 rule='relative', # 'relative', 'inverse', 'rmsprop', or a callable (see `layerwise_multipliers`)
                  clip:tuple=(0.1, 10.), # bounds of the multipliers; None: unbounded
                  scope:str='layer', # 'layer': the matched conv's weight; 'stage': its whole stage
+                 power:float=1., # sharpness: the multipliers' ratio raised to this power
                 ):
         is_int = isinstance(every, int) or (isinstance(every, float) and every.is_integer() and every >= 1)
         if not ((is_int and every >= 1) or (isinstance(every, float) and 0 < every < 1)):
             raise ValueError(f"`every` must be an int >= 1 (epochs) or a float in (0, 1) (fraction of the run), got {every!r}")
         if not 0 <= beta <= 1: raise ValueError(f"`beta` must be in [0, 1], got {beta!r}")
         if scope not in ('layer', 'stage'): raise ValueError(f"`scope` must be 'layer' or 'stage', got {scope!r}")
-        if not (callable(rule) or rule in ('relative', 'inverse')): raise ValueError(
-            f"Unknown rule {rule!r}: use 'relative', 'inverse' or a callable (state dict -> multipliers)")
+        if not (callable(rule) or rule in ('relative', 'inverse', 'rmsprop')): raise ValueError(
+            f"Unknown rule {rule!r}: use 'relative', 'inverse', 'rmsprop' or a callable (state dict -> multipliers)")
+        if not power > 0: raise ValueError(f"`power` must be > 0, got {power!r}")
         if is_int: every = int(every)
-        store_attr('every,beta,eps,rule,clip,scope')
+        store_attr('every,beta,eps,rule,clip,scope,power')
         self.multipliers, self.momentum, self._rows = None, None, []
+        self.second_moment, self.first_second_moment = None, None   # v_j of the 'rmsprop' rule, and its first value
         self._sums, self._count, self._warned, self._base = None, 0, set(), None
 
     def _source(self):
@@ -229,8 +235,11 @@ class LayerwiseLR(ResumableCallback):
                             f"epoch {self.epoch}; multipliers and momentum left unchanged.")
         else:
             self.momentum = update_momentum(self.momentum, losses, self.beta)
-            self.multipliers = layerwise_multipliers(self.momentum, self.rule, self.eps, self.clip, L=losses,
-                                                     s=self.multipliers, beta=self.beta).float()
+            self.second_moment = update_momentum(self.second_moment, losses.double()**2, self.beta)
+            if self.first_second_moment is None: self.first_second_moment = self.second_moment.clone()
+            self.multipliers = layerwise_multipliers(self.momentum, self.rule, self.eps, self.clip, self.power, L=losses,
+                                                     s=self.multipliers, beta=self.beta, v=self.second_moment,
+                                                     v0=self.first_second_moment).float()
         momentum = self.momentum if self.momentum is not None else torch.full_like(losses, float('nan'))
         self._rows += [dict(epoch=epoch, layer=j+1, L=losses[j].item(), m=momentum[j].item(), s=self.multipliers[j].item(),
                             lr=self._last_base[g] * self.multipliers[j].item()) for j,g in enumerate(self.opt.layer_groups)]
@@ -244,10 +253,11 @@ class LayerwiseLR(ResumableCallback):
         return pd.DataFrame(self._rows, columns=['epoch', 'layer', 'L', 'm', 's', 'lr'])
 
     def state_dict(self): return dict(multipliers=self.multipliers, momentum=self.momentum, rows=list(self._rows),
-                                      sums=self._sums, count=self._count)
+                                      sums=self._sums, count=self._count, v=self.second_moment, v0=self.first_second_moment)
     def load_state_dict(self, state):
         self.multipliers, self.momentum, self._rows = state['multipliers'], state['momentum'], list(state['rows'])
         self._sums, self._count = state['sums'], state['count']
+        self.second_moment, self.first_second_moment = state.get('v'), state.get('v0')
 
 # %% ../nbs/04d_layerwise.ipynb #deef92d4
 @patch
