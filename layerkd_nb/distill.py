@@ -152,8 +152,8 @@ class MapDistillation(ResumableCallback):
 
     def _balance(self, term:Tensor):
         "`weight='auto'`: set lambda from the gradient norms of the task loss and `term`; record the norms when asked"
-        calibrating = self.weight == 'auto' and len(self._calibration) < self.calibration_batches and not self._lr_find
-        tracking = self.grad_norm_every and self._n_mapped % self.grad_norm_every == 0
+        calibrating = self.weight == 'auto' and len(self._calibration) < self.calibration_batches   # lr_find's first batches too
+        tracking = self.grad_norm_every and not self._lr_find and self._n_mapped % self.grad_norm_every == 0
         if not (calibrating or tracking): return
         params = [p for p in self.learn.model.parameters() if p.requires_grad]
         norms = torch.stack([_grad_norm(self.learn.loss_grad, params), _grad_norm(term, params)]).detach()
