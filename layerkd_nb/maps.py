@@ -8,7 +8,7 @@ Docs: https://layerkd.github.io/layerkd_nb/maps.html.md"""
 __all__ = ['derivative_targets', 'map_methods', 'attention_map', 'weight_jacobian', 'rademacher_like', 'weight_hvp',
            'AutogradBatchNorm2d', 'AutogradBatchNorm1d', 'convert_batchnorm', 'revert_batchnorm', 'autograd_batchnorm',
            'weight_map', 'derivative_target', 'MapMethod', 'AttentionMaps', 'DerivativeMaps', 'JacobianMaps',
-           'HessianMaps', 'get_method', 'layer_divergences', 'map_loss']
+           'HessianMaps', 'get_method']
 
 # %% ../nbs/02_maps.ipynb #41ca5f6e
 from contextlib import contextmanager, nullcontext
@@ -16,7 +16,7 @@ import torch, torch.nn.functional as F
 from torch import nn, Tensor
 from fastcore.basics import tuplify
 from fastai.callback.hook import hook_outputs
-from .jsd import jsd, to_distribution, working_dtype
+from .jsd import jsd, to_distribution, working_dtype, layer_divergences, map_loss
 from .resnets import stage_modules
 
 # %% ../nbs/02_maps.ipynb #fa250574
@@ -366,27 +366,3 @@ def get_method(method, # 'attention', 'jacobian', 'hessian', or a `MapMethod`
     if isinstance(method, MapMethod): return method
     if method not in map_methods: raise ValueError(f"Unknown map method {method!r}; use one of {list(map_methods)} or a `MapMethod`")
     return map_methods[method](**kwargs)
-
-# %% ../nbs/02_maps.ipynb #cc45687c
-def layer_divergences(student_maps:list, # one (rows, n) map per matched layer, with graph
-                      teacher_maps:list, # the teacher's maps, same shapes
-                      check=None, # `jsd`'s value checks: None (default), True, 'nan' or False
-                     )->Tensor: # (n_layers,) mean JSD per layer
-    "JSD between student and teacher map of each layer, averaged over the map's rows"
-    if len(student_maps) != len(teacher_maps): raise ValueError(
-        f"Got {len(student_maps)} student maps and {len(teacher_maps)} teacher maps; need one of each per matched layer")
-    for j, (s, t) in enumerate(zip(student_maps, teacher_maps), 1):
-        if s.shape != t.shape: raise ValueError(
-            f"Layer {j}: the student's map has shape {tuple(s.shape)}, the teacher's {tuple(t.shape)}. For attention maps "
-            "this means the paired stages have different resolutions (e.g. a CIFAR-style student with an ImageNet-style "
-            "teacher): use `AttentionMaps(size=...)`; `method.check(student, teacher, pairs, xb)` finds this at set-up.")
-    return torch.stack([jsd(s, t, check=check).mean() for s,t in zip(student_maps, teacher_maps)])
-
-# %% ../nbs/02_maps.ipynb #a7c0e020
-def map_loss(student_maps:list, # one (rows, n) map per matched layer, with graph
-             teacher_maps:list, # the teacher's maps, same shapes
-             weight:float=1., # lambda, the weight of the map term
-             check=None, # `jsd`'s value checks (see `layer_divergences`)
-            )->Tensor: # scalar
-    "`weight` times the sum over layers of `layer_divergences`"
-    return weight * layer_divergences(student_maps, teacher_maps, check=check).sum()
