@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np, torch
 from torch import nn
 from fastcore.basics import ifnone, listify
-from .resnets import resnet10, resnet18, resnet34, imagenet_resnet34, imagenet_resnet50, match_layers
+import torchvision
+from .resnets import resnet10, resnet18, resnet34, imagenet_resnet34, imagenet_resnet50
+from .layers import layer_pairs
 from .maps import AttentionMaps, derivative_targets
 
 # %% ../nbs/05a_config.ipynb #c304423c
@@ -36,12 +38,22 @@ ARCHS = dict(resnet10=resnet10, resnet18=resnet18, resnet34=resnet34,
              imagenet_resnet34=imagenet_resnet34, imagenet_resnet50=imagenet_resnet50)
 
 # %% ../nbs/05a_config.ipynb #4d731c3f
-def make_model(arch:str, # a key of `ARCHS`
+def make_model(arch:str, # a key of `ARCHS`, 'torchvision/NAME' or 'timm/NAME'
                n_classes:int, # outputs
-               width:int=64, # CIFAR ResNets only: stem width
+               width:int=64, # CIFAR ResNets only: stem width (other models have their own widths)
               )->nn.Module:
-    "A freshly initialised model of architecture `arch`"
-    if arch not in ARCHS: raise ValueError(f"Unknown architecture {arch!r}; use one of {list(ARCHS)}")
+    "A freshly initialised model of architecture `arch` (never downloads weights)"
+    family, _, name = arch.partition('/')
+    if family == 'torchvision' and name:
+        if name not in torchvision.models.list_models(): raise ValueError(
+            f"torchvision has no model {name!r}; see `torchvision.models.list_models()` (e.g. 'torchvision/mobilenet_v2')")
+        return torchvision.models.get_model(name, weights=None, num_classes=n_classes)
+    if family == 'timm' and name:
+        try: import timm
+        except ImportError: raise ValueError(f"{arch!r} needs timm: pip install -e '.[timm]'") from None
+        if name not in timm.list_models(): raise ValueError(f"timm has no model {name!r}; see `timm.list_models()` (e.g. 'timm/resnet18')")
+        return timm.create_model(name, pretrained=False, num_classes=n_classes)
+    if arch not in ARCHS: raise ValueError(f"Unknown architecture {arch!r}; use one of {list(ARCHS)}, 'torchvision/NAME' or 'timm/NAME'")
     return ARCHS[arch](n_classes) if arch.startswith('imagenet') else ARCHS[arch](n_classes, width)
 
 # %% ../nbs/05a_config.ipynb #643dab14
@@ -243,7 +255,7 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if not grid(c.methods, c.lr_modes, c.seeds): raise ValueError(
         f"No run to do: 'layerwise' needs a map method (attention, jacobian, hessian), got methods {list(c.methods)}")
     for a in (c.teacher, c.student):
-        if a not in ARCHS: raise bad('architecture', repr(a), ARCHS)
+        if a not in ARCHS and not a.startswith(('torchvision/', 'timm/')): raise bad('architecture', repr(a), [*ARCHS, 'torchvision/NAME', 'timm/NAME'])
     if c.rule not in ('relative', 'inverse', 'rmsprop'): raise bad('LayerwiseLR rule', repr(c.rule), ('relative', 'inverse', 'rmsprop'))
     if not c.power > 0: raise ValueError(f"power (the LayerwiseLR sharpness) must be > 0, got {c.power}")
     if c.opt not in ('sgd', 'adam'): raise bad('optimizer', repr(c.opt), ('sgd', 'adam'))
@@ -271,9 +283,11 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if c.dataset == 'coco' and c.n_train: raise ValueError("n_train/n_valid subsets are for in-memory datasets, not coco")
     student = make_model(c.student, n, c.width)
     teacher = make_model(c.teacher, n, ifnone(c.teacher_width, c.width))
-    if any(m not in ('none', 'kd') for m in c.methods): pairs = match_layers(student, teacher)
+    sample = torch.zeros(2, 3, _input_side(c) or 32, _input_side(c) or 32)   # to probe models that are not ResNet-style
+    if any(m not in ('none', 'kd') for m in c.methods):
+        pairs = layer_pairs(student, teacher, sample, same_shape=any(m in ('jacobian', 'hessian') for m in c.methods))
     if 'attention' in c.methods and _input_side(c):   # stage outputs of the same size, or the first batch would fail
-        AttentionMaps().check(student, teacher, pairs, torch.zeros(1, 3, _input_side(c), _input_side(c)))
+        AttentionMaps().check(student, teacher, pairs, sample[:1])
     return c
 
 # %% ../nbs/05a_config.ipynb #e1dbae47
