@@ -9,9 +9,11 @@ list (each holds a lock on the formulation it trains; a killed worker's lock goe
     .venv/bin/python tools/screen.py --summary          # the table of every finished formulation
     .venv/bin/python tools/screen.py --seeds 0,1 --only jacobian-loss-entry-auto0.1 baselines   # more seeds
 """
-import argparse, fcntl, json
+import argparse, fcntl
+from dataclasses import asdict
 from pathlib import Path
 import pandas as pd
+from layerkd_nb.runner import read_results
 
 ROOT = Path('results/cifar10-screen')
 G = 10   # gradient norms recorded every 10th mapped batch
@@ -44,7 +46,7 @@ def summary()->pd.DataFrame:
     rows = []
     for name, _ in FORMULATIONS:
         for res in sorted((ROOT/name).glob('runs/*/results.json')):
-            r = json.loads(res.read_text())
+            r = asdict(read_results(res))   # the runner's one reader of results.json
             if r['status'] != 'done': continue
             norms = pd.DataFrame(r.get('grad_norms') or [])
             rows.append(dict(formulation=name, method=r['method'], seed=r['seed'], accuracy=100*r['final']['accuracy'],
