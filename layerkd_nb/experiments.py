@@ -10,7 +10,9 @@ __all__ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESE
            'mean_average_precision', 'task_setup', 'RunResults', 'write_results', 'read_results', 'load_runs',
            'run_dirs', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'train_run', 'get_teacher', 'collect_results',
            'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers', 'stage_attention',
-           'plot_attention', 'write_report', 'check_out', 'run_experiment', 'main', 'get_rng_state', 'set_rng_state',
+           'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only', 'multiplier_range',
+           'layerwise_verdict', 'verdict_markdown', 'plot_verdict', 'experiment_folders', 'saved_config',
+           'report_experiments', 'check_out', 'run_experiment', 'main', 'get_rng_state', 'set_rng_state',
            'EpochCheckpoint', 'load_weights']
 
 # %% ../nbs/05_experiments.ipynb #311f3103
@@ -27,7 +29,9 @@ _all_ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESETS
          'make_dls', 'mean_average_precision', 'task_setup', 'RunResults', 'write_results', 'read_results', 'load_runs',
          'run_dirs', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'train_run', 'get_teacher',
          'collect_results', 'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers',
-         'stage_attention', 'plot_attention', 'write_report', 'check_out', 'run_experiment', 'main',
+         'stage_attention', 'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only',
+         'multiplier_range', 'layerwise_verdict', 'verdict_markdown', 'plot_verdict', 'experiment_folders', 'saved_config',
+         'report_experiments', 'check_out', 'run_experiment', 'main',
          'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'load_weights']
 
 # %% ../nbs/05_experiments.ipynb #0db58d9b

@@ -6,19 +6,23 @@ Docs: https://layerkd.github.io/layerkd_nb/report.html.md"""
 
 # %% auto #0
 __all__ = ['collect_results', 'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers',
-           'stage_attention', 'plot_attention', 'write_report']
+           'stage_attention', 'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only',
+           'multiplier_range', 'layerwise_verdict', 'verdict_markdown', 'plot_verdict']
 
 # %% ../nbs/05c_report.ipynb #2a5b487a
+import json, warnings
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 import matplotlib.pyplot as plt
+from scipy import stats
 from fastcore.basics import ifnone
 from fastai.torch_core import show_image
 from fastai.data.core import DataLoaders
 from .resnets import load_checkpoint, match_layers
 from .maps import AttentionMaps
+from .distill import default_weights
 from .config import *
 from .runner import RunResults, read_results, write_results, load_runs, run_dirs, teacher_dirs, make_dls, task_setup
 
@@ -203,6 +207,8 @@ def write_report(c:ExperimentConfig, # a checked config (its `out` holds the run
     if teacher is None and tres is not None and (tckpt/'final.pth').exists():
         teacher = load_checkpoint(make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width)), tckpt/'final.pth').eval()
     if teacher is None: return t
+    if dls is None and c.data is not None and not Path(c.data).exists():
+        warnings.warn(f'write_report: no attention plot, the images ({c.data}) are not here'); return t
     if dls is None: dls = make_dls(c)
     teacher = teacher.to(dls.device)
     students = {}
@@ -215,3 +221,94 @@ def write_report(c:ExperimentConfig, # a checked config (its `out` holds the run
                 break
     plt.close(plot_attention(teacher, students, dls, fname=out/'attention.png'))
     return t
+
+# %% ../nbs/05c_report.ipynb #4aabfeda
+def paired_difference(a:pd.Series, # a metric per seed (index: seed)
+                      b:pd.Series, # the same metric of the paired runs
+                      level:float=0.95, # confidence level of the interval
+                     )->dict: # seeds, diff (mean of a - b), lo, hi (the t-interval; NaN with fewer than 2 seeds)
+    "Mean of `a - b` over the seeds both have, with the `level` t-interval of that mean"
+    d = (a - b).dropna()
+    n, mean = len(d), d.mean()
+    half = stats.t.ppf((1 + level)/2, n - 1) * d.std(ddof=1) / np.sqrt(n) if n > 1 else float('nan')
+    return dict(seeds=n, diff=mean, lo=mean - half, hi=mean + half)
+
+# %% ../nbs/05c_report.ipynb #734fbd3f
+def reading_name(config:dict, # an experiment's settings (its `config.json`)
+                )->str:
+    "The `LayerwiseLR` reading of an experiment: its rule, with the power and the scope when not the defaults"
+    power, scope = config.get('power', 1.), config.get('scope', 'layer')
+    return config['rule'] + (f', power {power:g}' if power != 1 else '') + (f', {scope} scope' if scope != 'layer' else '')
+
+def measured_only(config:dict, # an experiment's settings
+                  method:str, # one of its methods
+                 )->bool:
+    "Does `method` only measure its maps there (map weight 0: no map term in the loss)?"
+    weight = config.get('weight')
+    return method in default_weights and (default_weights[method] if weight is None else weight) == 0
+
+def multiplier_range(run:dict, # a layer-wise run (`load_runs`' dicts)
+                    )->tuple: # (smallest, largest) multiplier s_j over the run, every layer
+    "How far the run's layer-wise rates went from the scheduled rate: min and max of s_j = lr_j / lr"
+    s = [h['s'] for h in run['layer_lr']]
+    return (min(s), max(s)) if s else (float('nan'), float('nan'))
+
+# %% ../nbs/05c_report.ipynb #92ad0624
+def layerwise_verdict(multistep_out, # results folder holding the multi-step runs
+                      layerwise_outs:list, # results folders of layer-wise runs (those without a `config.json` are skipped)
+                      baseline:dict=None, # method -> the method whose multi-step runs it is paired with; None: `measured_only` -> 'none'
+                      metric:str='accuracy', # the metric compared (in %)
+                     )->pd.DataFrame:
+    "Layer-wise minus multi-step per (method, reading), paired by seed: means, the difference with its 95 % t-interval, s_j range"
+    ms = collect_results(multistep_out)
+    ms = ms[ms.lr_mode == 'multistep'] if len(ms) else ms
+    rows = []
+    for out in map(Path, layerwise_outs):
+        if not (out/'config.json').exists(): continue
+        config = json.loads((out/'config.json').read_text())
+        reading = reading_name(config)
+        runs = [r for r in load_runs(out) if r['status'] == 'done' and r['lr_mode'] == 'layerwise']
+        for m in dict.fromkeys(r['method'] for r in runs):
+            mine = [r for r in runs if r['method'] == m]
+            a = pd.Series({r['seed']: r['final'][metric]*100 for r in mine})
+            base = baseline.get(m, m) if baseline is not None else 'none' if measured_only(config, m) else m
+            b = (ms[ms.method == base].set_index('seed')[metric]*100) if len(ms) else pd.Series(dtype=float)
+            lo_s, hi_s = zip(*map(multiplier_range, mine))
+            rows.append(dict(method=m, reading=reading, paired_with=f'{base}, multistep', layerwise=a.mean(),
+                             multistep=b.reindex(a.index).mean(), **paired_difference(a, b), s_min=min(lo_s), s_max=max(hi_s),
+                             folder=out.name))
+    return pd.DataFrame(rows, columns=['method', 'reading', 'paired_with', 'layerwise', 'multistep', 'seeds', 'diff', 'lo', 'hi',
+                                       's_min', 's_max', 'folder'])
+
+# %% ../nbs/05c_report.ipynb #a75b5114
+def verdict_markdown(verdict:pd.DataFrame, # `layerwise_verdict`'s output
+                    )->str:
+    "The verdict table as Markdown: accuracies, the paired difference with its 95 % t-interval, seeds, the s_j range"
+    def diff(r):
+        if r['seeds'] < 2: return f"{r['diff']:+.2f} (one seed)" if r['seeds'] else '(no pair)'
+        d = f"{r['diff']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}]"
+        return f'**{d}**' if r['lo'] > 0 or r['hi'] < 0 else d
+    lines = ['| Method | Reading | paired with | layer-wise % | multi-step % | difference, points [95 % CI] | seeds | s_j range |',
+             '|---|---|---|---|---|---|---|---|']
+    lines += [f"| {r['method']} | {r['reading']} | {r['paired_with']} | {r['layerwise']:.2f} | {r['multistep']:.2f} | {diff(r)} | "
+              f"{r['seeds']} | {r['s_min']:.2f}-{r['s_max']:.2f} |" for _, r in verdict.iterrows()]
+    return '\n'.join(lines)
+
+# %% ../nbs/05c_report.ipynb #cb209d95
+def plot_verdict(verdict:pd.DataFrame, # `layerwise_verdict`'s output
+                 fname=None, # PNG to save
+                ):
+    "Layer-wise minus multi-step (points) per method and reading, with the 95 % t-intervals; None if the table is empty"
+    if not len(verdict): return None
+    fig, ax = plt.subplots(figsize=(6, 0.35*len(verdict) + 1.2))
+    y = np.arange(len(verdict))[::-1]
+    err = np.array([verdict['diff'] - verdict.lo, verdict.hi - verdict['diff']]).clip(0)
+    for m in dict.fromkeys(verdict.method):
+        k = (verdict.method == m).values
+        ax.errorbar(verdict['diff'][k], y[k], xerr=err[:, k], fmt='o', capsize=3, label=m)
+    ax.axvline(0, c='k', lw=0.8)
+    ax.set_yticks(y, [f'{m}: {r} ({n} seeds)' for m, r, n in zip(verdict.method, verdict.reading, verdict.seeds)], fontsize=8)
+    ax.set_xlabel('layer-wise minus multi-step, accuracy points (95 % t-interval)'); ax.legend(fontsize=7)
+    fig.tight_layout()
+    if fname: fig.savefig(fname, dpi=100)
+    return fig

@@ -1,0 +1,64 @@
+"""The layer-wise verdict of issue 14: multi-step vs `LayerwiseLR` under each reading, every map method, seeds 1-3,
+on the `cifar10-kd` protocol (teacher on all 50k CIFAR-10 images, ResNet10 students on a fixed 10k, 16 epochs).
+
+The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid in
+results/cifar10-kd-layerwise/<method>-<reading>. Hessian runs measure their maps only (the method's default,
+weight 0) on every 8th batch, so a multi-step Hessian run is the student alone, weight for weight (tested in
+04c_distill): its layer-wise runs are paired with `none`. Resumable: finished runs are read back, an interrupted one
+continues after its last finished epoch. Any number of workers share the list (a lock per job; a killed worker's
+lock goes with it):
+
+    OMP_NUM_THREADS=1 nohup .venv/bin/python tools/verdict.py --data /tmp/kd_cifar/cifar10 > /tmp/v0.log 2>&1 &  # per core
+    .venv/bin/python tools/verdict.py --summary        # paired differences of every finished pair
+    .venv/bin/python tools/verdict.py --report         # also every folder's table.md and plots and ROOT/verdict.md
+                                                       # (= layerkd --out ROOT --report --versus results/cifar10-kd)
+"""
+import argparse, fcntl
+from pathlib import Path
+
+MULTISTEP = Path('results/cifar10-kd')
+ROOT = Path('results/cifar10-kd-layerwise')
+SEEDS = '1,2,3'
+HESSIAN_EVERY = 8
+
+READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
+    'relative': dict(rule='relative'),
+    'inverse': dict(rule='inverse'),
+    'rmsprop': dict(rule='rmsprop'),
+    'rmsprop-power3': dict(rule='rmsprop', power=3.),
+    'rmsprop-power3-stage': dict(rule='rmsprop', power=3., scope='stage'),
+}
+JOBS = [   # in order of priority: (folder, methods, config options); a worker takes the first one not finished/taken
+    (MULTISTEP, 'none,kd,attention', {}),
+    *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
+    *[(ROOT/f'hessian-{r}', 'hessian', dict(hessian_map_every=HESSIAN_EVERY, **kw)) for r, kw in READINGS.items()],
+    (MULTISTEP, 'none,kd,attention,jacobian', {}),
+    *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r, kw in READINGS.items()],
+]
+
+def config(folder, methods, kw, data):
+    from layerkd_nb.experiments import config_for
+    lr_modes = 'multistep' if folder == MULTISTEP else 'layerwise'
+    return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, lr_modes=lr_modes, seeds=SEEDS, **kw)
+
+def folders(): return [ROOT/f'{m}-{r}' for m in ('attention', 'hessian', 'jacobian') for r in READINGS]
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser()
+    p.add_argument('--data', default='/tmp/kd_cifar/cifar10'); p.add_argument('--summary', action='store_true')
+    p.add_argument('--report', action='store_true')
+    a = p.parse_args()
+    if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
+        from layerkd_nb.experiments import layerwise_verdict, report_experiments
+        if a.report: report_experiments(MULTISTEP, verbose=False)
+        v = (report_experiments(ROOT, versus=MULTISTEP, verbose=False) if a.report
+             else layerwise_verdict(MULTISTEP, [f for f in folders() if f.exists()]))
+        print(v.drop(columns='folder').to_string(index=False, float_format='%.2f')); raise SystemExit
+    from layerkd_nb.experiments import run_experiment
+    for folder, methods, kw in JOBS:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder/'.lock', 'w') as lock:   # one worker per folder (it writes the folder's config.json)
+            try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError: continue   # another worker trains it
+            run_experiment(config(folder, methods, kw, a.data), resume=True, plots=False, verbose=False)
+            print(f'done: {folder} {methods}', flush=True)
