@@ -271,7 +271,8 @@ def layerwise_verdict(multistep_out, # results folder holding the multi-step run
         for m in dict.fromkeys(r['method'] for r in runs):
             mine = [r for r in runs if r['method'] == m]
             a = pd.Series({r['seed']: r['final'][metric]*100 for r in mine})
-            base = baseline.get(m, m) if baseline is not None else 'none' if measured_only(config, m) else m
+            own = len(ms) > 0 and (ms.method == m).any()
+            base = baseline.get(m, m) if baseline is not None else 'none' if not own and measured_only(config, m) else m
             b = (ms[ms.method == base].set_index('seed')[metric]*100) if len(ms) else pd.Series(dtype=float)
             lo_s, hi_s = zip(*map(multiplier_range, mine))
             rows.append(dict(method=m, reading=reading, paired_with=f'{base}, multistep', layerwise=a.mean(),

@@ -3,8 +3,8 @@ on the `cifar10-kd` protocol (teacher on all 50k CIFAR-10 images, ResNet10 stude
 
 The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid in
 results/cifar10-kd-layerwise/<method>-<reading>. Hessian runs measure their maps only (the method's default,
-weight 0) on every 8th batch, so a multi-step Hessian run is the student alone, weight for weight (tested in
-04c_distill): its layer-wise runs are paired with `none`. Resumable: finished runs are read back, an interrupted one
+weight 0) on every 8th batch (the preset's `hessian_map_every`), so a multi-step Hessian run trains as the student alone
+does, up to the rounding of the autograd batch norm (tested in 04c_distill). Resumable: finished runs are read back, an interrupted one
 continues after its last finished epoch. Any number of workers share the list (a lock per job; a killed worker's
 lock goes with it):
 
@@ -19,7 +19,6 @@ from pathlib import Path
 MULTISTEP = Path('results/cifar10-kd')
 ROOT = Path('results/cifar10-kd-layerwise')
 SEEDS = '1,2,3'
-HESSIAN_EVERY = 8
 
 READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
     'relative': dict(rule='relative'),
@@ -31,8 +30,9 @@ READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
 JOBS = [   # in order of priority: (folder, methods, config options); a worker takes the first one not finished/taken
     (MULTISTEP, 'none,kd,attention', {}),
     *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
-    *[(ROOT/f'hessian-{r}', 'hessian', dict(hessian_map_every=HESSIAN_EVERY, **kw)) for r, kw in READINGS.items()],
-    (MULTISTEP, 'none,kd,attention,jacobian', {}),
+    (MULTISTEP, 'none,kd,attention,hessian', {}),    # Hessian maps measured only, on every 8th batch (the preset's k)
+    *[(ROOT/f'hessian-{r}', 'hessian', kw) for r, kw in READINGS.items()],
+    (MULTISTEP, 'none,kd,attention,hessian,jacobian', {}),
     *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r, kw in READINGS.items()],
 ]
 
