@@ -18,6 +18,7 @@ from pathlib import Path
 
 MULTISTEP = Path('results/cifar10-kd')
 ROOT = Path('results/cifar10-kd-layerwise')
+HARDER = Path('results/cifar10-kd-2500')   # the harder task: 250 training images per class instead of 1,000
 SEEDS = '1,2,3'
 
 READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
@@ -28,9 +29,9 @@ READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
     'rmsprop-power3-stage': dict(rule='rmsprop', power=3., scope='stage'),
 }
 JOBS = [   # in order of priority: (folder, methods, config options); a worker takes the first one not finished/taken
-    (MULTISTEP, 'none,kd,attention', {}),
-    *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
     (MULTISTEP, 'none,kd,attention,hessian', {}),    # Hessian maps measured only, on every 8th batch (the preset's k)
+    *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
+    (HARDER, 'none,attention', dict(n_train=2_500, lr_modes='multistep,layerwise', **READINGS['rmsprop-power3'])),
     *[(ROOT/f'hessian-{r}', 'hessian', kw) for r, kw in READINGS.items()],
     (MULTISTEP, 'none,kd,attention,hessian,jacobian', {}),
     *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r, kw in READINGS.items()],
@@ -38,8 +39,8 @@ JOBS = [   # in order of priority: (folder, methods, config options); a worker t
 
 def config(folder, methods, kw, data):
     from layerkd_nb.experiments import config_for
-    lr_modes = 'multistep' if folder == MULTISTEP else 'layerwise'
-    return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, lr_modes=lr_modes, seeds=SEEDS, **kw)
+    kw = dict(lr_modes='multistep' if folder == MULTISTEP else 'layerwise') | kw
+    return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, seeds=SEEDS, **kw)
 
 def folders(): return [ROOT/f'{m}-{r}' for m in ('attention', 'hessian', 'jacobian') for r in READINGS]
 
