@@ -21,7 +21,8 @@ Configurations: `ce` (student only), `ce_autograd_bn` (student only, its batch n
 
 A configuration is `method[:target][:granularity][:measure][@k]`: `jacobian:true_class:channel` is
 `JacobianMaps('true_class', 'channel')`; `:measure` computes the maps without training on them (`weight=0`; for the
-loss-gradient Jacobian map the student's map is read from the backward's own gradients).
+loss-gradient Jacobian map the student's map is read from the backward's own gradients); `hessian:gauss_newton` is
+`HessianMaps(curvature='gauss_newton')` (J^T H_out J z of the loss at logits / 4).
 
 With `--map-every`, configuration `method@k` computes maps on every k-th step only (as `MapDistillation(map_every=k)`
 does) and a step's time is the mean over `--steps` steps (a multiple of every k), so that it is
@@ -34,13 +35,14 @@ from torch.profiler import record_function
 
 CONFIGS = ('ce', 'ce_autograd_bn', 'attention', 'jacobian', 'hessian')
 FORMULATIONS = ('jacobian:logits', 'jacobian:true_class', 'jacobian:true_class:channel', 'jacobian:measure',
-                'hessian:logits', 'hessian:true_class', 'hessian:measure')
+                'hessian:logits', 'hessian:true_class', 'hessian:measure', 'hessian:gauss_newton')
 GOALS = dict(attention=1.8, jacobian=5.0, hessian=12.0)
 
 def _method_of(config):
     "'jacobian:true_class:channel' -> ('jacobian', dict(target='true_class', granularity='channel'), measure=False)"
     name, *options = config.split(':')
-    kw = {('granularity' if o in ('entry', 'channel') else 'target'): o for o in options if o != 'measure'}
+    kw = {('granularity' if o in ('entry', 'channel') else 'target'): o for o in options if o not in ('measure', 'gauss_newton')}
+    if 'gauss_newton' in options: kw['curvature'] = 'gauss_newton'
     return name, kw, 'measure' in options
 
 def _setup(config, width, bs, device, map_every=1):

@@ -104,6 +104,7 @@ def main(preset:str='quick', # preset: quick, cifar10-screen, cifar10-kd, cifar1
          grad_fraction:float=None, # with --weight auto: the map term's gradient norm as a fraction of the task loss's
          target:str=None, # what Jacobian/Hessian maps differentiate: loss, logits or true_class
          granularity:str=None, # Jacobian/Hessian maps per weight entry or per output channel
+         curvature:str=None, # Hessian maps: hessian (exact) or gauss_newton (J^T H_out J z of the loss at logits / T, T: Hinton's 4)
          map_kd_weight:float=None, # Hinton term added to the map methods' runs
          grad_norm_every:int=None, # record gradient norms of the task loss and map term every this many mapped batches
          n_train:int=None, # training subset size
@@ -122,7 +123,7 @@ def main(preset:str='quick', # preset: quick, cifar10-screen, cifar10-kd, cifar1
                                     epochs=epochs, teacher_epochs=teacher_epochs, bs=bs, lr=lr, methods=methods,
                                     lr_modes=lr_modes, seeds=seeds, map_every=map_every, n_train=n_train,
                                     hessian_map_every=hessian_map_every, weight=weight, rule=rule, power=power, scope=scope, out=out,
-                                    grad_fraction=grad_fraction, target=target, granularity=granularity,
+                                    grad_fraction=grad_fraction, target=target, granularity=granularity, curvature=curvature,
                                     map_kd_weight=map_kd_weight, grad_norm_every=grad_norm_every))
         check_out(c, resume=resume, report=report)
     except (ValueError, FileNotFoundError) as e: sys.exit(f"layerkd: error: {e}")

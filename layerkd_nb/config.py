@@ -90,6 +90,7 @@ class ExperimentConfig:
     grad_fraction:float=0.1 # `weight='auto'`: the map term's gradient norm as a fraction of the task loss's
     target:str=None # what Jacobian/Hessian maps differentiate: 'loss', 'logits', 'true_class'; None: the method's default
     granularity:str=None # Jacobian/Hessian map over every weight 'entry' or per output 'channel'; None: the method's default
+    curvature:str=None # Hessian maps: 'hessian' (exact product) or 'gauss_newton' (J^T H_out J z of the loss at logits / `T`); None: the default
     map_kd_weight:float=0. # Hinton term added to the map methods' runs (0: off)
     scale_every:bool=False # multiply the map term by `map_every` on mapped batches
     grad_norm_every:int=0 # record the gradient norms of task loss and map term every this many mapped batches
@@ -267,6 +268,7 @@ def check_config(c:ExperimentConfig, # the configuration to check
         if not c.weight >= 0 or not math.isfinite(c.weight): raise ValueError(f"weight (the map-loss lambda) must be a number >= 0 or 'auto', got {c.weight}")
     if c.target not in (None, *derivative_targets): raise bad('derivative target', repr(c.target), derivative_targets)
     if c.granularity not in (None, 'entry', 'channel'): raise bad('map granularity', repr(c.granularity), ('entry', 'channel'))
+    if c.curvature not in (None, 'hessian', 'gauss_newton'): raise bad('curvature', repr(c.curvature), ('hessian', 'gauss_newton'))
     _check_values(c)
     ms, notes = milestone_epochs(c.milestones, c.epochs)
     if any(not 0 < m < c.epochs for m in ms):

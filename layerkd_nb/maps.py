@@ -6,9 +6,9 @@ Docs: https://layerkd.github.io/layerkd_nb/maps.html.md"""
 
 # %% auto #0
 __all__ = ['derivative_targets', 'map_methods', 'attention_map', 'weight_jacobian', 'rademacher_like', 'weight_hvp',
-           'AutogradBatchNorm2d', 'AutogradBatchNorm1d', 'convert_batchnorm', 'revert_batchnorm', 'autograd_batchnorm',
-           'weight_map', 'derivative_target', 'MapMethod', 'AttentionMaps', 'DerivativeMaps', 'JacobianMaps',
-           'HessianMaps', 'get_method']
+           'weight_gauss_newton_vp', 'AutogradBatchNorm2d', 'AutogradBatchNorm1d', 'convert_batchnorm',
+           'revert_batchnorm', 'autograd_batchnorm', 'weight_map', 'derivative_target', 'MapMethod', 'AttentionMaps',
+           'DerivativeMaps', 'JacobianMaps', 'HessianMaps', 'get_method']
 
 # %% ../nbs/02_maps.ipynb #41ca5f6e
 from contextlib import contextmanager, nullcontext
@@ -66,6 +66,24 @@ def weight_hvp(loss:Tensor, # scalar task loss
     n = len(weights)
     return [torch.autograd.grad((g*v).sum(), w, create_graph=create_graph, retain_graph=retain or i < n-1)[0]
             for i,(g,v,w) in enumerate(zip(grads, vectors, weights))]
+
+# %% ../nbs/02_maps.ipynb #c4062b15
+def weight_gauss_newton_vp(pred:Tensor, # (B, K) logits, with their graph to `weights`
+                           out_loss:Tensor, # scalar loss of `pred` (e.g. the task loss at `pred / T`), with its graph to `pred`
+                           weights:list, # the crucial weights W_j
+                           vectors:list, # z_j, one per weight, same shapes
+                           create_graph:bool=False, # keep the graph of the result (to train through the map)
+                           retain_graph:bool=None, # keep the graph of `pred`; default: `create_graph`
+                          )->list: # [J^T H_out J z]_j, one per weight
+    "Gauss-Newton matrix of `out_loss` w.r.t. `weights` (through `pred`) times `vectors`"
+    weights, vectors = list(weights), list(vectors)
+    u = torch.zeros_like(pred, requires_grad=True)
+    jt_u = torch.autograd.grad(pred, weights, grad_outputs=u, create_graph=True)                   # J^T u, linear in u
+    jz = torch.autograd.grad(sum((g*v).sum() for g,v in zip(jt_u, vectors)), u, create_graph=create_graph)[0]   # J z
+    g_out = torch.autograd.grad(out_loss, pred, create_graph=True)[0]
+    h_jz = torch.autograd.grad((g_out * jz).sum(), pred, create_graph=create_graph, retain_graph=True)[0]      # H_out J z
+    retain = create_graph if retain_graph is None else retain_graph
+    return list(torch.autograd.grad(pred, weights, grad_outputs=h_jz, create_graph=create_graph, retain_graph=retain))
 
 # %% ../nbs/02_maps.ipynb #63f11c55
 class _TrainBatchNorm(torch.autograd.Function):
@@ -329,17 +347,30 @@ def _native_train_batchnorm(model):
 
 # %% ../nbs/02_maps.ipynb #a7c0e01b
 class HessianMaps(DerivativeMaps):
-    "Maps of |[H z]_j|, H the Hessian of `target` w.r.t. the crucial weights, z random signs shared by student and teacher"
+    "Maps of |[H z]_j|, H the Hessian (or Gauss-Newton matrix) of `target` w.r.t. the crucial weights, z random signs shared by student and teacher"
     name = 'hessian'
     def __init__(self, target:str='loss', # what is differentiated twice (see `derivative_target`)
                  granularity:str='entry', # 'entry' or 'channel'
                  diagonal:bool=False, # per-layer blocks H_jj z_j instead of the joint [H z]_j
+                 curvature:str='hessian', # 'hessian' (the exact product) or 'gauss_newton' (J^T H_out J z of the task loss)
+                 T:float=4., # 'gauss_newton': H_out of the task loss at logits / T (softened)
                 ):
-        super().__init__(target, granularity); self.diagonal = diagonal
+        super().__init__(target, granularity)
+        if curvature not in ('hessian', 'gauss_newton'): raise ValueError(
+            f"Unknown curvature {curvature!r}: use 'hessian' (exact Hessian-vector product) or 'gauss_newton'")
+        if curvature == 'gauss_newton' and (target != 'loss' or diagonal): raise ValueError(
+            "The Gauss-Newton product is of the task loss, over all crucial layers: use target='loss', diagonal=False "
+            "(an output target is linear in the logits: its H_out is zero)")
+        if not T > 0: raise ValueError(f"T must be > 0, got {T!r}")
+        self.diagonal, self.curvature, self.T = diagonal, curvature, T
     def prepare(self, student):
         "Convert the student's batch norms to `AutogradBatchNorm2d` (in place), so its map trains it"
         return convert_batchnorm(student)
     def batch_state(self, pairs): return dict(vectors=rademacher_like(self._weights(pairs, True)), **super().batch_state(pairs))
+    def derivative_of(self, pred, yb, loss_func, loss=None, seed=None, **state):
+        "The target's scalar; for 'gauss_newton', the logits with the task loss at `pred / T`"
+        if self.curvature == 'hessian': return super().derivative_of(pred, yb, loss_func, loss, seed, **state)
+        return pred, _task_loss(loss_func, pred / self.T, yb)
     def teacher_maps(self, teacher, pairs, xb, yb, loss_func, **state):
         "The frozen teacher's maps; its batch norms are `AutogradBatchNorm2d`s during the pass"
         with autograd_batchnorm(teacher): return super().teacher_maps(teacher, pairs, xb, yb, loss_func, **state)
@@ -349,11 +380,15 @@ class HessianMaps(DerivativeMaps):
             f"The student's Hessian map cannot train it through native train-mode batch norm ({native[0]}, ...): PyTorch "
             "has no 3rd derivative for it. Call `HessianMaps().prepare(student)` (or `convert_batchnorm(student)`) once before "
             "training; `SyncBatchNorm` is not converted (with fastai's distributed training pass `sync_bn=False`).")
-        hs = weight_hvp(target, self._weights(pairs, student), vectors, create_graph=create_graph, retain_graph=student,
-                        diagonal=self.diagonal)
+        weights = self._weights(pairs, student)
+        hs = (weight_hvp(target, weights, vectors, create_graph=create_graph, retain_graph=student, diagonal=self.diagonal)
+              if self.curvature == 'hessian' else
+              weight_gauss_newton_vp(*target, weights, vectors, create_graph=create_graph, retain_graph=student))
         return [weight_map(h, self.granularity) for h in hs]
 
-    def __repr__(self): return f"HessianMaps(target={self.target!r}, granularity={self.granularity!r}, diagonal={self.diagonal})"
+    def __repr__(self):
+        gn = f", curvature='gauss_newton', T={self.T:g}" if self.curvature == 'gauss_newton' else ''
+        return f"HessianMaps(target={self.target!r}, granularity={self.granularity!r}, diagonal={self.diagonal}{gn})"
 
 # %% ../nbs/02_maps.ipynb #3dd53c10
 map_methods = dict(attention=AttentionMaps, jacobian=JacobianMaps, hessian=HessianMaps)

@@ -7,7 +7,7 @@ Docs: https://layerkd.github.io/layerkd_nb/report.html.md"""
 # %% auto #0
 __all__ = ['collect_results', 'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers',
            'stage_attention', 'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only',
-           'multiplier_range', 'layerwise_verdict', 'verdict_markdown', 'plot_verdict']
+           'multiplier_range', 'layerwise_runs', 'layerwise_verdict', 'verdict_markdown', 'plot_verdict']
 
 # %% ../nbs/05c_report.ipynb #2a5b487a
 import json, warnings
@@ -254,30 +254,38 @@ def multiplier_range(run:dict, # a layer-wise run (`load_runs`' dicts)
     return (min(s), max(s)) if s else (float('nan'), float('nan'))
 
 # %% ../nbs/05c_report.ipynb #92ad0624
+def layerwise_runs(multistep_out, # results folder holding the multi-step runs
+                   layerwise_outs:list, # results folders of layer-wise runs (those without a `config.json` are skipped)
+                   baseline:dict=None, # method -> the method whose multi-step runs it is paired with; None: `measured_only` -> 'none'
+                   metric:str='accuracy', # the metric compared (in %)
+                  )->pd.DataFrame:
+    "One row per finished layer-wise run: method, reading, seed, its metric and its multi-step pair's (%), the s_j range"
+    ms = collect_results(multistep_out)
+    ms = {(m, s): v*100 for m, o, s, v in zip(ms.method, ms.lr_mode, ms.seed, ms[metric]) if o == 'multistep'} if len(ms) else {}
+    rows = []
+    for out in map(Path, layerwise_outs):
+        if not (out/'config.json').exists(): continue
+        config = json.loads((out/'config.json').read_text())
+        for r in load_runs(out):
+            if r['status'] != 'done' or r['lr_mode'] != 'layerwise': continue
+            m, own = r['method'], any(k[0] == r['method'] for k in ms)
+            base = baseline.get(m, m) if baseline is not None else 'none' if not own and measured_only(config, m) else m
+            rows.append(dict(method=m, reading=reading_name(config), paired_with=f'{base}, multistep', seed=r['seed'],
+                             layerwise=r['final'][metric]*100, multistep=ms.get((base, r['seed']), float('nan')),
+                             s_min=multiplier_range(r)[0], s_max=multiplier_range(r)[1], folder=out.name))
+    return pd.DataFrame(rows, columns=['method', 'reading', 'paired_with', 'seed', 'layerwise', 'multistep', 's_min', 's_max', 'folder'])
+
 def layerwise_verdict(multistep_out, # results folder holding the multi-step runs
                       layerwise_outs:list, # results folders of layer-wise runs (those without a `config.json` are skipped)
                       baseline:dict=None, # method -> the method whose multi-step runs it is paired with; None: `measured_only` -> 'none'
                       metric:str='accuracy', # the metric compared (in %)
                      )->pd.DataFrame:
     "Layer-wise minus multi-step per (method, reading), paired by seed: means, the difference with its 95 % t-interval, s_j range"
-    ms = collect_results(multistep_out)
-    ms = ms[ms.lr_mode == 'multistep'] if len(ms) else ms
     rows = []
-    for out in map(Path, layerwise_outs):
-        if not (out/'config.json').exists(): continue
-        config = json.loads((out/'config.json').read_text())
-        reading = reading_name(config)
-        runs = [r for r in load_runs(out) if r['status'] == 'done' and r['lr_mode'] == 'layerwise']
-        for m in dict.fromkeys(r['method'] for r in runs):
-            mine = [r for r in runs if r['method'] == m]
-            a = pd.Series({r['seed']: r['final'][metric]*100 for r in mine})
-            own = len(ms) > 0 and (ms.method == m).any()
-            base = baseline.get(m, m) if baseline is not None else 'none' if not own and measured_only(config, m) else m
-            b = (ms[ms.method == base].set_index('seed')[metric]*100) if len(ms) else pd.Series(dtype=float)
-            lo_s, hi_s = zip(*map(multiplier_range, mine))
-            rows.append(dict(method=m, reading=reading, paired_with=f'{base}, multistep', layerwise=a.mean(),
-                             multistep=b.reindex(a.index).mean(), **paired_difference(a, b), s_min=min(lo_s), s_max=max(hi_s),
-                             folder=out.name))
+    for (folder, m), g in layerwise_runs(multistep_out, layerwise_outs, baseline, metric).groupby(['folder', 'method'], sort=False):
+        a, b = g.set_index('seed').layerwise, g.set_index('seed').multistep
+        rows.append(dict(method=m, reading=g.reading.iloc[0], paired_with=g.paired_with.iloc[0], layerwise=a.mean(),
+                         multistep=b.mean(), **paired_difference(a, b), s_min=g.s_min.min(), s_max=g.s_max.max(), folder=folder))
     return pd.DataFrame(rows, columns=['method', 'reading', 'paired_with', 'layerwise', 'multistep', 'seeds', 'diff', 'lo', 'hi',
                                        's_min', 's_max', 'folder'])
 

@@ -140,6 +140,7 @@ def make_learner(c:ExperimentConfig, # a checked config
     if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
     map_every = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
     spec = {k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None}
+    if method == 'hessian' and c.curvature is not None: spec.update(curvature=c.curvature, T=c.T)
     map_method = None if method == 'kd' else get_method(method, **{**default_maps.get(method, {}), **spec}) if spec and method != 'attention' else method
     cbs = [MapDistillation(teacher, map_method, weight=c.weight, map_every=map_every, T=c.T, scale_every=c.scale_every,
                            kd_weight=c.kd_weight if method == 'kd' else c.map_kd_weight, grad_fraction=c.grad_fraction,

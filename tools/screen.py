@@ -39,6 +39,7 @@ FORMULATIONS = [   # in order of priority; a worker takes the first one not fini
     f('kd-jacobian-loss-entry-auto0.1', 'jacobian', weight='auto', grad_fraction=0.1, map_kd_weight=1.),
     *[f(f'hessian-loss-entry-auto{a}', 'hessian', weight='auto', grad_fraction=a) for a in (0.3, 0.03)],
     f('hessian-loss-w3', 'hessian', weight=3.),                                # the old default (every batch)
+    f('hessian-gauss_newton-T4-auto0.1', 'hessian', curvature='gauss_newton', weight='auto', grad_fraction=0.1),
 ]
 
 def summary()->pd.DataFrame:
