@@ -3,7 +3,9 @@
 Each formulation is one `layerkd` grid (multi-step, the preset's seed) in its own folder under
 results/cifar10-screen/<name>, all sharing the cached teacher of results/cifar10-teacher. Resumable: finished
 runs are read back, an interrupted one continues after its last finished epoch. Any number of workers share the
-list (each holds a lock on the formulation it trains; a killed worker's lock goes with it):
+list (each holds a lock on the formulation it trains; a killed worker's lock goes with it). Every Jacobian entry names
+its target and granularity: the library's defaults changed during the study (to logits per channel), and a formulation
+must not change with them.
 
     OMP_NUM_THREADS=1 nohup .venv/bin/python tools/screen.py --data /tmp/kd_cifar/cifar10 &   # one per core
     .venv/bin/python tools/screen.py --summary          # the table of every finished formulation
@@ -21,22 +23,23 @@ G = 10   # gradient norms recorded every 10th mapped batch
 def f(name, methods, **kw): return name, dict(methods=methods, **kw)
 FORMULATIONS = [   # in order of priority; a worker takes the first one not finished and not taken by another worker
     f('baselines', 'none,kd,attention'),
-    f('jacobian-loss-w3', 'jacobian', weight=3.),                              # the old default
-    f('jacobian-loss-measure', 'jacobian', weight=0.),                         # measuring only (no map term)
-    *[f(f'jacobian-{t}-entry-auto0.1', 'jacobian', target=t, weight='auto', grad_fraction=0.1)
+    f('jacobian-loss-w3', 'jacobian', target='loss', granularity='entry', weight=3.),        # the old default
+    f('jacobian-loss-measure', 'jacobian', target='loss', granularity='entry', weight=0.),   # measuring only (no map term)
+    *[f(f'jacobian-{t}-entry-auto0.1', 'jacobian', target=t, granularity='entry', weight='auto', grad_fraction=0.1)
       for t in ('loss', 'logits', 'true_class')],
     *[f(f'jacobian-{t}-channel-auto0.1', 'jacobian', target=t, granularity='channel', weight='auto', grad_fraction=0.1)
       for t in ('loss', 'logits', 'true_class')],
     f('attention-auto0.1', 'attention', weight='auto', grad_fraction=0.1),
     f('attention-auto0.3', 'attention', weight='auto', grad_fraction=0.3),
-    *[f(f'jacobian-{t}-entry-auto{a}', 'jacobian', target=t, weight='auto', grad_fraction=a)
+    *[f(f'jacobian-{t}-entry-auto{a}', 'jacobian', target=t, granularity='entry', weight='auto', grad_fraction=a)
       for a in (0.3, 0.03, 1.0) for t in ('loss', 'logits')],
     f('hessian-loss-measure', 'hessian', weight=0.),
     *[f(f'hessian-{t}-entry-auto0.1', 'hessian', target=t, weight='auto', grad_fraction=0.1)
       for t in ('loss', 'true_class', 'logits')],
     f('kd-attention', 'attention', map_kd_weight=1.),
-    f('kd-jacobian-loss-measure', 'jacobian', weight=0., map_kd_weight=1.),
-    f('kd-jacobian-loss-entry-auto0.1', 'jacobian', weight='auto', grad_fraction=0.1, map_kd_weight=1.),
+    f('kd-jacobian-loss-measure', 'jacobian', target='loss', granularity='entry', weight=0., map_kd_weight=1.),
+    f('kd-jacobian-loss-entry-auto0.1', 'jacobian', target='loss', granularity='entry', weight='auto', grad_fraction=0.1,
+      map_kd_weight=1.),
     *[f(f'hessian-loss-entry-auto{a}', 'hessian', weight='auto', grad_fraction=a) for a in (0.3, 0.03)],
     f('hessian-loss-w3', 'hessian', weight=3.),                                # the old default (every batch)
     f('hessian-gauss_newton-T4-auto0.1', 'hessian', curvature='gauss_newton', weight='auto', grad_fraction=0.1),
