@@ -111,6 +111,7 @@ def main(preset:str='quick', # preset: quick, cifar10-screen, cifar10-kd, cifar1
          rule:str=None, # LayerwiseLR rule: relative, inverse or rmsprop
          power:float=None, # LayerwiseLR sharpness: the multipliers raised to this power
          scope:str=None, # LayerwiseLR groups: layer (the matched conv) or stage (its whole stage)
+         shared:store_true=False, # LayerwiseLR control: every layer gets the mean multiplier
          out:str=None, # results folder
          resume:store_true=False, # skip finished runs, continue unfinished ones
          no_plots:store_true=False, # skip the PNG plots
@@ -123,6 +124,7 @@ def main(preset:str='quick', # preset: quick, cifar10-screen, cifar10-kd, cifar1
                                     epochs=epochs, teacher_epochs=teacher_epochs, bs=bs, lr=lr, methods=methods,
                                     lr_modes=lr_modes, seeds=seeds, map_every=map_every, n_train=n_train,
                                     hessian_map_every=hessian_map_every, weight=weight, rule=rule, power=power, scope=scope, out=out,
+                                    shared=shared or None,
                                     grad_fraction=grad_fraction, target=target, granularity=granularity, curvature=curvature,
                                     map_kd_weight=map_kd_weight, grad_norm_every=grad_norm_every))
         check_out(c, resume=resume, report=report)

@@ -104,6 +104,7 @@ class ExperimentConfig:
     beta:float=0.9 # `LayerwiseLR` momentum
     clip:tuple=(0.1, 10.) # `LayerwiseLR` multiplier bounds
     scope:str='layer' # 'layer' or 'stage'
+    shared:bool=False # `LayerwiseLR` control: every layer gets the mean multiplier
     layerwise_base:str='multistep' # base schedule under layer-wise rates ('multistep' or 'constant')
     num_workers:int=None # loader processes of the per-item pipelines (coco, large folder images); None: fastai's default
     out:str='layerkd_runs' # results folder
@@ -233,7 +234,7 @@ def _check_values(c:ExperimentConfig):
     need('clip', lambda v: v is None or (len(v) == 2 and all(number(x) for x in v) and 0 < v[0] <= v[1]),
          'None or (lowest, highest) with 0 < lowest <= highest')
     need('scope', lambda v: v in ('layer', 'stage'), "'layer' or 'stage'")
-    need('scale_every', lambda v: isinstance(v, bool), 'True or False')
+    for k in ('scale_every', 'shared'): need(k, lambda v: isinstance(v, bool), 'True or False')
     need('out', lambda v: isinstance(v, (str, Path)) and str(v) != '', 'a folder')
 
 # %% ../nbs/05a_config.ipynb #942d57bb

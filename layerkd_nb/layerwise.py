@@ -130,6 +130,7 @@ class LayerwiseLR(ResumableCallback):
                  clip:tuple=(0.1, 10.), # bounds of the multipliers; None: unbounded
                  scope:str='layer', # 'layer': the matched conv's weight; 'stage': its whole stage
                  power:float=1., # sharpness: the multipliers' ratio raised to this power
+                 shared:bool=False, # the control: every layer gets the mean of the s_j
                 ):
         is_int = isinstance(every, int) or (isinstance(every, float) and every.is_integer() and every >= 1)
         if not ((is_int and every >= 1) or (isinstance(every, float) and 0 < every < 1)):
@@ -140,7 +141,7 @@ class LayerwiseLR(ResumableCallback):
             f"Unknown rule {rule!r}: use 'relative', 'inverse', 'rmsprop' or a callable (state dict -> multipliers)")
         if not power > 0: raise ValueError(f"`power` must be > 0, got {power!r}")
         if is_int: every = int(every)
-        store_attr('every,beta,eps,rule,clip,scope,power')
+        store_attr('every,beta,eps,rule,clip,scope,power,shared')
         self.multipliers, self.momentum, self._rows = None, None, []
         self.second_moment, self.first_second_moment = None, None   # v_j of the 'rmsprop' rule, and its first value
         self._sums, self._count, self._warned, self._base = None, 0, set(), None
@@ -240,6 +241,7 @@ class LayerwiseLR(ResumableCallback):
             self.multipliers = layerwise_multipliers(self.momentum, self.rule, self.eps, self.clip, self.power, L=losses,
                                                      s=self.multipliers, beta=self.beta, v=self.second_moment,
                                                      v0=self.first_second_moment).float()
+            if self.shared: self.multipliers = self.multipliers.mean().expand_as(self.multipliers).clone()
         momentum = self.momentum if self.momentum is not None else torch.full_like(losses, float('nan'))
         self._rows += [dict(epoch=epoch, layer=j+1, L=losses[j].item(), m=momentum[j].item(), s=self.multipliers[j].item(),
                             lr=self._last_base[g] * self.multipliers[j].item()) for j,g in enumerate(self.opt.layer_groups)]

@@ -236,9 +236,10 @@ def paired_difference(a:pd.Series, # a metric per seed (index: seed)
 # %% ../nbs/05c_report.ipynb #734fbd3f
 def reading_name(config:dict, # an experiment's settings (its `config.json`)
                 )->str:
-    "The `LayerwiseLR` reading of an experiment: its rule, with the power and the scope when not the defaults"
+    "The `LayerwiseLR` reading of an experiment: its rule, with the power, the scope and the shared control when not the defaults"
     power, scope = config.get('power', 1.), config.get('scope', 'layer')
-    return config['rule'] + (f', power {power:g}' if power != 1 else '') + (f', {scope} scope' if scope != 'layer' else '')
+    return (config['rule'] + (f', power {power:g}' if power != 1 else '') + (f', {scope} scope' if scope != 'layer' else '')
+            + (', shared' if config.get('shared') else ''))
 
 def measured_only(config:dict, # an experiment's settings
                   method:str, # one of its methods

@@ -145,7 +145,8 @@ def make_learner(c:ExperimentConfig, # a checked config
     cbs = [MapDistillation(teacher, map_method, weight=c.weight, map_every=map_every, T=c.T, scale_every=c.scale_every,
                            kd_weight=c.kd_weight if method == 'kd' else c.map_kd_weight, grad_fraction=c.grad_fraction,
                            grad_norm_every=c.grad_norm_every)]
-    if lr_mode == 'layerwise': cbs.append(LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power))
+    if lr_mode == 'layerwise': cbs.append(LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power,
+                                                     shared=c.shared))
     return Learner(dls, model, cbs=cbs, **kw)
 
 # %% ../nbs/05b_runner.ipynb #1619729a

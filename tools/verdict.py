@@ -1,7 +1,9 @@
 """The layer-wise verdict of issue 14: multi-step vs `LayerwiseLR` under each reading, every map method, seeds 1-3,
 on the `cifar10-kd` protocol (teacher on all 50k CIFAR-10 images, ResNet10 students on a fixed 10k, 16 epochs).
 
-The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid in
+Beside the readings, a control of the one reading that beat multi-step (rmsprop, power 3, stage scope): the same
+rule with `shared=True`, each stage's rate the mean multiplier, which keeps the faster overall rate and drops the
+layer-wise part. The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid in
 results/cifar10-kd-layerwise/<method>-<reading>. Hessian runs measure their maps only (the method's default,
 weight 0) on every 8th batch (the preset's `hessian_map_every`), so a multi-step Hessian run trains as the student alone
 does, up to the rounding of the autograd batch norm (tested in 04c_distill). Resumable: finished runs are read back, an interrupted one
@@ -28,9 +30,11 @@ READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
     'rmsprop-power3': dict(rule='rmsprop', power=3.),
     'rmsprop-power3-stage': dict(rule='rmsprop', power=3., scope='stage'),
 }
+CONTROL = ROOT/'attention-rmsprop-power3-stage-shared'   # the stage reading with one rate for all stages: the mean s_j
 JOBS = [   # in order of priority: (folder, methods, config options); a worker takes the first one not finished/taken
     (MULTISTEP, 'none,kd,attention,hessian', {}),    # Hessian maps measured only, on every 8th batch (the preset's k)
     *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
+    (CONTROL, 'attention', dict(READINGS['rmsprop-power3-stage'], shared=True)),
     (HARDER, 'none,attention', dict(n_train=2_500, lr_modes='multistep,layerwise', **READINGS['rmsprop-power3'])),
     *[(ROOT/f'hessian-{r}', 'hessian', kw) for r, kw in READINGS.items()],
     (MULTISTEP, 'none,kd,attention,hessian,jacobian', {}),
@@ -42,7 +46,7 @@ def config(folder, methods, kw, data):
     kw = dict(lr_modes='multistep' if folder == MULTISTEP else 'layerwise') | kw
     return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, seeds=SEEDS, **kw)
 
-def folders(): return [ROOT/f'{m}-{r}' for m in ('attention', 'hessian', 'jacobian') for r in READINGS]
+def folders(): return [ROOT/f'{m}-{r}' for m in ('attention', 'hessian', 'jacobian') for r in READINGS] + [CONTROL]
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser()
