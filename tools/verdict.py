@@ -1,26 +1,30 @@
 """The layer-wise verdict of issue 14: multi-step vs `LayerwiseLR` under each reading, every map method, seeds 1-3,
 on the `cifar10-kd` protocol (teacher on all 50k CIFAR-10 images, ResNet10 students on a fixed 10k, 16 epochs).
 
-Beside the readings, a control of the one reading that beat multi-step (rmsprop, power 3, stage scope): the same
-rule with `shared=True`, each stage's rate the mean multiplier, which keeps the faster overall rate and drops the
-layer-wise part. The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid in
-results/cifar10-kd-layerwise/<method>-<reading>. Hessian runs measure their maps only (the method's default,
-weight 0) on every 8th batch (the preset's `hessian_map_every`), so a multi-step Hessian run trains as the student alone
-does, up to the rounding of the autograd batch norm (tested in 04c_distill). Resumable: finished runs are read back, an interrupted one
-continues after its last finished epoch. Any number of workers share the list (a lock per job; a killed worker's
-lock goes with it):
+Beside the readings, a control of the one reading that beat multi-step (rmsprop, power 3, stage scope): the same rule
+with `shared=True`, each stage's rate the mean multiplier, which keeps the faster overall rate and drops the layer-wise
+part; the harder task (2,500 images) runs that reading and its control too (results/cifar10-kd-2500-layerwise).
+
+The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid
+in results/cifar10-kd-layerwise/<method>-<reading>. Hessian runs measure their maps only (the method's default,
+weight 0) on every 8th batch (the preset's `hessian_map_every`), so a multi-step Hessian run trains as the student
+alone does, up to the rounding of the autograd batch norm (tested in 04c_distill). Resumable: finished runs are read
+back, an interrupted one continues after its last finished epoch. Any number of workers share the list (a lock per
+job; a killed worker's lock goes with it); a worker that trained a job starts afresh, so that jobs added to the list
+meanwhile are taken:
 
     OMP_NUM_THREADS=1 nohup .venv/bin/python tools/verdict.py --data /tmp/kd_cifar/cifar10 > /tmp/v0.log 2>&1 &  # per core
     .venv/bin/python tools/verdict.py --summary        # paired differences of every finished pair
     .venv/bin/python tools/verdict.py --report         # also every folder's table.md and plots and ROOT/verdict.md
-                                                       # (= layerkd --out ROOT --report --versus results/cifar10-kd)
+                   # (= layerkd --out ROOT --report --versus results/cifar10-kd, and the same for the harder task)
 """
-import argparse, fcntl
+import argparse, fcntl, os, sys, time
 from pathlib import Path
 
 MULTISTEP = Path('results/cifar10-kd')
 ROOT = Path('results/cifar10-kd-layerwise')
 HARDER = Path('results/cifar10-kd-2500')   # the harder task: 250 training images per class instead of 1,000
+HARDER_ROOT = Path('results/cifar10-kd-2500-layerwise')   # its runs of the stage reading and of that reading's control
 SEEDS = '1,2,3'
 
 READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
@@ -36,6 +40,8 @@ JOBS = [   # in order of priority: (folder, methods, config options); a worker t
     *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
     (CONTROL, 'attention', dict(READINGS['rmsprop-power3-stage'], shared=True)),
     (HARDER, 'none,attention', dict(n_train=2_500, lr_modes='multistep,layerwise', **READINGS['rmsprop-power3'])),
+    (HARDER_ROOT/'attention-rmsprop-power3-stage', 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'])),
+    (HARDER_ROOT/CONTROL.name, 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'], shared=True)),
     *[(ROOT/f'hessian-{r}', 'hessian', kw) for r, kw in READINGS.items()],
     (MULTISTEP, 'none,kd,attention,hessian,jacobian', {}),
     *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r, kw in READINGS.items()],
@@ -55,7 +61,7 @@ if __name__ == '__main__':
     a = p.parse_args()
     if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
         from layerkd_nb.experiments import layerwise_verdict, report_experiments
-        if a.report: report_experiments(MULTISTEP, verbose=False)
+        if a.report: report_experiments(MULTISTEP, verbose=False); report_experiments(HARDER_ROOT, versus=HARDER, verbose=False)
         v = (report_experiments(ROOT, versus=MULTISTEP, verbose=False) if a.report
              else layerwise_verdict(MULTISTEP, [f for f in folders() if f.exists()]))
         print(v.drop(columns='folder').to_string(index=False, float_format='%.2f')); raise SystemExit
@@ -65,5 +71,8 @@ if __name__ == '__main__':
         with open(folder/'.lock', 'w') as lock:   # one worker per folder (it writes the folder's config.json)
             try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError: continue   # another worker trains it
+            start = time.time()
             run_experiment(config(folder, methods, kw, a.data), resume=True, plots=False, verbose=False)
             print(f'done: {folder} {methods}', flush=True)
+        if time.time() - start > 60:   # it trained: start afresh, so that jobs (and code) added meanwhile are seen
+            os.execv(sys.executable, [sys.executable, *sys.argv])
