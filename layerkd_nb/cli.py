@@ -18,7 +18,7 @@ from .config import *
 from .checkpoint import save_atomic
 from .runner import make_dls, get_teacher, train_run, run_dirs
 import matplotlib.pyplot as plt
-from .report import write_report, layerwise_verdict, verdict_markdown, plot_verdict
+from .report import write_report, layerwise_runs, layerwise_verdict, control_verdict, verdict_markdown, plot_verdict
 
 # %% ../nbs/05d_cli.ipynb #cb93e52f
 def experiment_folders(out, # a results folder
@@ -149,5 +149,6 @@ def report_experiments(out, # an experiment's folder, or a folder of experiments
     v, out = layerwise_verdict(versus, folders), Path(out)
     (out/'verdict.md').write_text(verdict_markdown(v) + '\n'); v.to_csv(out/'verdict.csv', index=False)
     if plots and (fig := plot_verdict(v, out/'verdict.png')) is not None: plt.close(fig)
-    if verbose: print(f'\nverdict:\n{verdict_markdown(v)}')
+    if len(c := control_verdict(layerwise_runs(versus, folders))): c.to_csv(out/'controls.csv', index=False)
+    if verbose: print(f'\nverdict:\n{verdict_markdown(v)}' + (f'\n\neach reading minus its shared control:\n{c}' if len(c) else ''))
     return v

@@ -7,7 +7,8 @@ Docs: https://layerkd.github.io/layerkd_nb/report.html.md"""
 # %% auto #0
 __all__ = ['collect_results', 'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers',
            'stage_attention', 'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only',
-           'multiplier_range', 'layerwise_runs', 'layerwise_verdict', 'verdict_markdown', 'plot_verdict']
+           'multiplier_range', 'layerwise_runs', 'layerwise_verdict', 'control_verdict', 'verdict_markdown',
+           'plot_verdict']
 
 # %% ../nbs/05c_report.ipynb #2a5b487a
 import json, warnings
@@ -289,6 +290,19 @@ def layerwise_verdict(multistep_out, # results folder holding the multi-step run
                          multistep=b.mean(), **paired_difference(a, b), s_min=g.s_min.min(), s_max=g.s_max.max(), folder=folder))
     return pd.DataFrame(rows, columns=['method', 'reading', 'paired_with', 'layerwise', 'multistep', 'seeds', 'diff', 'lo', 'hi',
                                        's_min', 's_max', 'folder'])
+
+# %% ../nbs/05c_report.ipynb #0011b595
+def control_verdict(per_run:pd.DataFrame, # `layerwise_runs`' output, the `shared` controls among its readings
+                   )->pd.DataFrame:
+    "Each reading minus its `shared` control (same method), on the seeds both have: means, the difference with its 95 % t-interval"
+    rows = []
+    for (m, control), g in per_run[per_run.reading.str.endswith(', shared')].groupby(['method', 'reading'], sort=False):
+        reading = control.removesuffix(', shared')
+        own = per_run[(per_run.method == m) & (per_run.reading == reading)].set_index('seed').layerwise
+        both = pd.concat([own, g.set_index('seed').layerwise], axis=1, keys=['own', 'shared']).dropna()
+        rows.append(dict(method=m, reading=reading, layerwise=both.own.mean(), shared=both.shared.mean(),
+                         **paired_difference(both.own, both.shared)))
+    return pd.DataFrame(rows, columns=['method', 'reading', 'layerwise', 'shared', 'seeds', 'diff', 'lo', 'hi'])
 
 # %% ../nbs/05c_report.ipynb #a75b5114
 def verdict_markdown(verdict:pd.DataFrame, # `layerwise_verdict`'s output
