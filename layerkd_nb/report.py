@@ -279,12 +279,11 @@ def layerwise_runs(multistep_out, # results folder holding the multi-step runs
 
 def layerwise_verdict(multistep_out, # results folder holding the multi-step runs
                       layerwise_outs:list, # results folders of layer-wise runs (those without a `config.json` are skipped)
-                      baseline:dict=None, # method -> the method whose multi-step runs it is paired with; None: `measured_only` -> 'none'
-                      metric:str='accuracy', # the metric compared (in %)
+                      **kwargs, # `layerwise_runs`' `baseline` and `metric`
                      )->pd.DataFrame:
     "Layer-wise minus multi-step per (method, reading), paired by seed: means, the difference with its 95 % t-interval, s_j range"
     rows = []
-    for (folder, m), g in layerwise_runs(multistep_out, layerwise_outs, baseline, metric).groupby(['folder', 'method'], sort=False):
+    for (folder, m), g in layerwise_runs(multistep_out, layerwise_outs, **kwargs).groupby(['folder', 'method'], sort=False):
         a, b = g.set_index('seed').layerwise, g.set_index('seed').multistep
         rows.append(dict(method=m, reading=g.reading.iloc[0], paired_with=g.paired_with.iloc[0], layerwise=a.mean(),
                          multistep=b.mean(), **paired_difference(a, b), s_min=g.s_min.min(), s_max=g.s_max.max(), folder=folder))
