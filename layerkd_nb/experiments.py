@@ -11,9 +11,9 @@ __all__ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESE
            'run_dirs', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'train_run', 'get_teacher', 'collect_results',
            'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers', 'stage_attention',
            'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only', 'multiplier_range',
-           'layerwise_runs', 'layerwise_verdict', 'verdict_markdown', 'plot_verdict', 'experiment_folders',
-           'saved_config', 'report_experiments', 'check_out', 'run_experiment', 'main', 'get_rng_state',
-           'set_rng_state', 'EpochCheckpoint', 'load_weights']
+           'layerwise_runs', 'layerwise_verdict', 'control_verdict', 'verdict_markdown', 'plot_verdict',
+           'experiment_folders', 'saved_config', 'report_experiments', 'check_out', 'run_experiment', 'main',
+           'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'load_weights']
 
 # %% ../nbs/05_experiments.ipynb #311f3103
 from .config import *
@@ -30,7 +30,7 @@ _all_ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESETS
          'run_dirs', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'train_run', 'get_teacher',
          'collect_results', 'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers',
          'stage_attention', 'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only',
-         'multiplier_range', 'layerwise_runs', 'layerwise_verdict', 'verdict_markdown', 'plot_verdict', 'experiment_folders', 'saved_config',
+         'multiplier_range', 'layerwise_runs', 'layerwise_verdict', 'control_verdict', 'verdict_markdown', 'plot_verdict', 'experiment_folders', 'saved_config',
          'report_experiments', 'check_out', 'run_experiment', 'main',
          'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'load_weights']
 
