@@ -323,7 +323,7 @@ def plot_verdict(verdict:pd.DataFrame, # `layerwise_verdict`'s output
                 ):
     "Layer-wise minus multi-step (points) per method and reading, with the 95 % t-intervals; None if the table is empty"
     if not len(verdict): return None
-    fig, ax = plt.subplots(figsize=(6, 0.35*len(verdict) + 1.2))
+    fig, ax = plt.subplots(figsize=(8, 0.35*len(verdict) + 1.2))
     y = np.arange(len(verdict))[::-1]
     err = np.array([verdict['diff'] - verdict.lo, verdict.hi - verdict['diff']]).clip(0)
     for m in dict.fromkeys(verdict.method):
@@ -331,7 +331,7 @@ def plot_verdict(verdict:pd.DataFrame, # `layerwise_verdict`'s output
         ax.errorbar(verdict['diff'][k], y[k], xerr=err[:, k], fmt='o', capsize=3, label=m)
     ax.axvline(0, c='k', lw=0.8)
     ax.set_yticks(y, [f'{m}: {r} ({n} seeds)' for m, r, n in zip(verdict.method, verdict.reading, verdict.seeds)], fontsize=8)
-    ax.set_xlabel('layer-wise minus multi-step, accuracy points (95 % t-interval)'); ax.legend(fontsize=7)
-    fig.tight_layout()
-    if fname: fig.savefig(fname, dpi=100)
+    ax.set_xlabel('layer-wise minus multi-step, accuracy points (95 % t-interval)')
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1)); fig.tight_layout()
+    if fname: fig.savefig(fname, dpi=100, bbox_inches='tight')
     return fig
