@@ -36,14 +36,13 @@ READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
 }
 CONTROL = ROOT/'attention-rmsprop-power3-stage-shared'   # the stage reading with one rate for all stages: the mean s_j
 JOBS = [   # in order of priority: (folder, methods, config options); a worker takes the first one not finished/taken
-    (MULTISTEP, 'none,kd,attention,hessian', {}),    # Hessian maps measured only, on every 8th batch (the preset's k)
+    (MULTISTEP, 'none,kd,attention,hessian,jacobian', {}),   # Hessian maps measured only, on every 8th batch (the preset's k)
     *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
     (CONTROL, 'attention', dict(READINGS['rmsprop-power3-stage'], shared=True)),
     (HARDER, 'none,attention', dict(n_train=2_500, lr_modes='multistep,layerwise', **READINGS['rmsprop-power3'])),
     (HARDER_ROOT/'attention-rmsprop-power3-stage', 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'])),
     (HARDER_ROOT/CONTROL.name, 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'], shared=True)),
     *[(ROOT/f'hessian-{r}', 'hessian', kw) for r, kw in READINGS.items()],
-    (MULTISTEP, 'none,kd,attention,hessian,jacobian', {}),
     *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r, kw in READINGS.items()],
 ]
 
