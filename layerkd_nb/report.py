@@ -250,9 +250,9 @@ def measured_only(config:dict, # an experiment's settings
     return method in default_weights and (default_weights[method] if weight is None else weight) == 0
 
 def multiplier_range(run:dict, # a layer-wise run (`load_runs`' dicts)
-                    )->tuple: # (smallest, largest) multiplier s_j over the run, every layer
-    "How far the run's layer-wise rates went from the scheduled rate: min and max of s_j = lr_j / lr"
-    s = [h['s'] for h in run['layer_lr']]
+                    )->tuple: # (smallest, largest) multiplier s_j in force over the run, every layer
+    "How far the run's layer-wise rates went from the scheduled rate: min and max of s_j = lr_j / lr while they acted"
+    s = [h['s'] for h in run['layer_lr'] if h['epoch'] < run['epochs']]   # those set at the end of the run never act
     return (min(s), max(s)) if s else (float('nan'), float('nan'))
 
 # %% ../nbs/05c_report.ipynb #92ad0624
