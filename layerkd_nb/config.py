@@ -86,6 +86,8 @@ class ExperimentConfig:
     seeds:tuple=(0, 1) # seeds of the students
     teacher_seed:int=0 # seed of the teacher
     teacher_lr_mode:str='multistep' # the teacher's schedule ('constant' or 'multistep')
+    teacher_lr:float=None # the teacher's lr; None: `lr`
+    teacher_gamma:float=None # the teacher's multi-step decay; None: `gamma`
     weight:float=None # map-loss weight: a number (0: maps measured only), 'auto', or None: the method's default
     grad_fraction:float=0.1 # `weight='auto'`: the map term's gradient norm as a fraction of the task loss's
     target:str=None # what Jacobian/Hessian maps differentiate: 'loss', 'logits', 'true_class'; None: the method's default
@@ -227,6 +229,7 @@ def _check_values(c:ExperimentConfig):
     need('grad_norm_every', lambda v: integer(v) and v >= 0, 'an int >= 0 (0: never)')
     need('teacher_seed', integer, 'an int')
     for k in ('lr', 'gamma', 'T', 'grad_fraction'): need(k, lambda v: number(v) and v > 0, 'a number > 0')
+    for k in ('teacher_lr', 'teacher_gamma'): need(k, lambda v: v is None or (number(v) and v > 0), 'a number > 0 (or None)')
     for k in ('wd', 'kd_weight', 'map_kd_weight'): need(k, lambda v: number(v) and v >= 0, 'a number >= 0')
     for k in ('mom', 'beta'): need(k, lambda v: number(v) and 0 <= v <= 1, 'a number in [0, 1]')
     need('every', lambda v: (integer(v) and v >= 1) or (isinstance(v, float) and 0 < v < 1),
@@ -295,8 +298,9 @@ def check_config(c:ExperimentConfig, # the configuration to check
 
 # %% ../nbs/05a_config.ipynb #e1dbae47
 def teacher_config(c:ExperimentConfig)->ExperimentConfig:
-    "`c` with the teacher's training subset as `n_train`"
-    return c if c.teacher_n_train is None else dataclasses.replace(c, n_train=c.teacher_n_train or None)
+    "`c` with the teacher's own settings: its training subset as `n_train`, its `lr` and `gamma` where given"
+    return dataclasses.replace(c, n_train=c.n_train if c.teacher_n_train is None else c.teacher_n_train or None,
+                               lr=ifnone(c.teacher_lr, c.lr), gamma=ifnone(c.teacher_gamma, c.gamma))
 
 # %% ../nbs/05a_config.ipynb #c135ca1f
 def teacher_key(c:ExperimentConfig)->str:

@@ -239,7 +239,7 @@ def get_teacher(c:ExperimentConfig, # a checked config
                )->tuple: # (frozen teacher in eval mode, its results)
     "The cached teacher of `c`, trained (or finished) first if needed"
     run_dir, ckpt_dir = teacher_dirs(c)
-    res = train_run(c, dls, run_dir, ckpt_dir, 'none', c.teacher_lr_mode, c.teacher_seed, arch=c.teacher,
+    res = train_run(teacher_config(c), dls, run_dir, ckpt_dir, 'none', c.teacher_lr_mode, c.teacher_seed, arch=c.teacher,
                     width=ifnone(c.teacher_width, c.width), epochs=ifnone(c.teacher_epochs, c.epochs), resume=True, cbs=cbs, quiet=quiet)
     if res['status'] == 'diverged': raise ValueError(
         f"The teacher's loss diverged (NaN/inf) in epoch {res['diverged_epoch']}: lower the lr (its results: {run_dir})")

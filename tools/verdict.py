@@ -3,7 +3,9 @@ on the `cifar10-kd` protocol (teacher on all 50k CIFAR-10 images, ResNet10 stude
 
 Beside the readings, a control of the one reading that beat multi-step (rmsprop, power 3, stage scope): the same rule
 with `shared=True`, each stage's rate the mean multiplier, which keeps the faster overall rate and drops the layer-wise
-part; the harder task (2,500 images) runs that reading and its control too (results/cifar10-kd-2500-layerwise).
+part; the harder task (2,500 images) runs that reading and its control too (results/cifar10-kd-2500-layerwise). And a
+multi-step schedule that decays by 0.15 instead of 0.1 (results/cifar10-kd-gamma0.15): about the rates the control
+reached on each phase, fixed in advance, so no JSD signal at all.
 
 The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid
 in results/cifar10-kd-layerwise/<method>-<reading>. Hessian runs measure their maps only (the method's default,
@@ -35,10 +37,12 @@ READINGS = {   # name: `LayerwiseLR` options (the config's rule, power, scope)
     'rmsprop-power3-stage': dict(rule='rmsprop', power=3., scope='stage'),
 }
 CONTROL = ROOT/'attention-rmsprop-power3-stage-shared'   # the stage reading with one rate for all stages: the mean s_j
+GENTLER = Path('results/cifar10-kd-gamma0.15')   # multi-step decaying by 0.15 instead of 0.1: the control's rates, fixed
 JOBS = [   # in order of priority: (folder, methods, config options); a worker takes the first one not finished/taken
     (MULTISTEP, 'none,kd,attention,hessian,jacobian', {}),   # Hessian maps measured only, on every 8th batch (the preset's k)
     *[(ROOT/f'attention-{r}', 'attention', kw) for r, kw in READINGS.items()],
     (CONTROL, 'attention', dict(READINGS['rmsprop-power3-stage'], shared=True)),
+    (GENTLER, 'attention', dict(lr_modes='multistep', gamma=0.15, teacher_gamma=0.1)),   # the preset's cached teacher
     (HARDER, 'none,attention', dict(n_train=2_500, lr_modes='multistep,layerwise', **READINGS['rmsprop-power3'])),
     (HARDER_ROOT/'attention-rmsprop-power3-stage', 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'])),
     (HARDER_ROOT/CONTROL.name, 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'], shared=True)),
