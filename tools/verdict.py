@@ -5,15 +5,17 @@ Beside the readings, a control of the one reading that beat multi-step (rmsprop,
 with `shared=True`, each stage's rate the mean multiplier, which keeps the faster overall rate and drops the layer-wise
 part; the harder task (2,500 images) runs that reading and its control too (results/cifar10-kd-2500-layerwise). And a
 multi-step schedule that decays by 0.15 instead of 0.1 (results/cifar10-kd-gamma0.15): about the rates the control
-reached on each phase, fixed in advance, so no JSD signal at all.
+reached on each phase, fixed in advance, so no JSD signal at all. The Jacobian `inverse` reading, whose mean multiplier
+is not 1 (the mean of m/m_j is at least 1), gets its shared control too (jacobian-inverse-shared).
 
 The multi-step runs live in results/cifar10-kd (the preset's own grid); each (reading, method) is one `layerkd` grid
 in results/cifar10-kd-layerwise/<method>-<reading>. Hessian runs measure their maps only (the method's default,
 weight 0) on every 8th batch (the preset's `hessian_map_every`), so a multi-step Hessian run trains as the student
 alone does, up to the rounding of the autograd batch norm (tested in 04c_distill). Resumable: finished runs are read
 back, an interrupted one continues after its last finished epoch. Any number of workers share the list (a lock per
-job; a killed worker's lock goes with it); a worker that trained a job starts afresh, so that jobs added to the list
-meanwhile are taken:
+job; a killed worker's lock goes with it; the last Jacobian jobs are one seed each, so that three workers on two cores
+keep both busy to the end); a worker that trained a job starts afresh, so that jobs added to the list meanwhile are
+taken:
 
     OMP_NUM_THREADS=1 nohup .venv/bin/python tools/verdict.py --data /tmp/kd_cifar/cifar10 > /tmp/v0.log 2>&1 &  # per core
     .venv/bin/python tools/verdict.py --summary        # paired differences of every finished pair
@@ -47,15 +49,25 @@ JOBS = [   # in order of priority: (folder, methods, config options); a worker t
     (HARDER_ROOT/'attention-rmsprop-power3-stage', 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'])),
     (HARDER_ROOT/CONTROL.name, 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'], shared=True)),
     *[(ROOT/f'hessian-{r}', 'hessian', kw) for r, kw in READINGS.items()],
-    *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r, kw in READINGS.items()],
+    *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r in ('relative', 'inverse') for kw in [READINGS[r]]],
+    *[(ROOT/f'jacobian-{r}', 'jacobian', kw, s) for r in ('rmsprop', 'rmsprop-power3', 'rmsprop-power3-stage')
+      for kw in [READINGS[r]] for s in SEEDS.split(',')],   # a job per seed: more workers than readings share the tail
+    *[(ROOT/'jacobian-inverse-shared', 'jacobian', dict(READINGS['inverse'], shared=True), s) for s in SEEDS.split(',')],
 ]
 
-def config(folder, methods, kw, data):
+def config(folder, methods, kw, data, seeds=SEEDS):
     from layerkd_nb.experiments import config_for
     kw = dict(lr_modes='multistep' if folder == MULTISTEP else 'layerwise') | kw
-    return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, seeds=SEEDS, **kw)
+    return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, seeds=seeds, **kw)
 
-def folders(): return [ROOT/f'{m}-{r}' for m in ('attention', 'hessian', 'jacobian') for r in READINGS] + [CONTROL]
+def save_folder_configs(data):
+    "Write the config.json of each folder trained a seed at a time with all its seeds (each such job writes its own seed)"
+    from dataclasses import asdict
+    from layerkd_nb.checkpoint import save_atomic
+    for folder, methods, kw, *seed in JOBS:
+        if seed and folder.exists(): save_atomic(asdict(config(folder, methods, kw, data)), folder/'config.json')
+
+def folders(): return sorted({f for f, *_ in JOBS if f.parent == ROOT})
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser()
@@ -63,19 +75,21 @@ if __name__ == '__main__':
     p.add_argument('--report', action='store_true')
     a = p.parse_args()
     if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
+        save_folder_configs(a.data)
         from layerkd_nb.experiments import layerwise_verdict, report_experiments
         if a.report: report_experiments(MULTISTEP, verbose=False); report_experiments(HARDER_ROOT, versus=HARDER, verbose=False)
         v = (report_experiments(ROOT, versus=MULTISTEP, verbose=False) if a.report
              else layerwise_verdict(MULTISTEP, [f for f in folders() if f.exists()]))
         print(v.drop(columns='folder').to_string(index=False, float_format='%.2f')); raise SystemExit
     from layerkd_nb.experiments import run_experiment
-    for folder, methods, kw in JOBS:
+    for folder, methods, kw, *seed in JOBS:
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder/'.lock', 'w') as lock:   # one worker per folder (it writes the folder's config.json)
+        with open(folder/f".lock{''.join(seed)}", 'w') as lock:   # one worker per job (a folder, or one seed of it)
             try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError: continue   # another worker trains it
             start = time.time()
-            run_experiment(config(folder, methods, kw, a.data), resume=True, plots=False, verbose=False)
-            print(f'done: {folder} {methods}', flush=True)
+            run_experiment(config(folder, methods, kw, a.data, *seed), resume=True, plots=False, verbose=False)
+            if seed: save_folder_configs(a.data)
+            print(f'done: {folder} {methods} {"seed " + seed[0] if seed else ""}', flush=True)
         if time.time() - start > 60:   # it trained: start afresh, so that jobs (and code) added meanwhile are seen
             os.execv(sys.executable, [sys.executable, *sys.argv])
