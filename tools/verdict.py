@@ -64,8 +64,9 @@ def save_folder_configs(data):
     "Write the config.json of each folder trained a seed at a time with all its seeds (each such job writes its own seed)"
     from dataclasses import asdict
     from layerkd_nb.checkpoint import save_atomic
-    for folder, methods, kw, *seed in JOBS:
-        if seed and folder.exists(): save_atomic(asdict(config(folder, methods, kw, data)), folder/'config.json')
+    from layerkd_nb.experiments import check_config
+    for folder, methods, kw, *seed in JOBS:   # the checked config, as `run_experiment` writes it
+        if seed and folder.exists(): save_atomic(asdict(check_config(config(folder, methods, kw, data))), folder/'config.json')
 
 def folders(): return sorted({f for f, *_ in JOBS if f.parent == ROOT})
 
