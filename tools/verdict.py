@@ -68,6 +68,13 @@ def save_folder_configs(data):
     for folder, methods, kw, *seed in JOBS:   # the checked config, as `run_experiment` writes it
         if seed and folder.exists(): save_atomic(asdict(check_config(config(folder, methods, kw, data))), folder/'config.json')
 
+def finished(c):
+    "Whether every run of `c`'s grid has ended (done or diverged): a worker skips such a job without loading anything"
+    from layerkd_nb.experiments import check_config, grid, run_dirs, read_results
+    c = check_config(c)
+    return all((d := run_dirs(c, *r)[0]/'results.json').exists() and read_results(d).status in ('done', 'diverged')
+               for r in grid(c.methods, c.lr_modes, c.seeds))
+
 def folders(): return sorted({f for f, *_ in JOBS if f.parent == ROOT})
 
 if __name__ == '__main__':
@@ -84,6 +91,7 @@ if __name__ == '__main__':
         print(v.drop(columns='folder').to_string(index=False, float_format='%.2f')); raise SystemExit
     from layerkd_nb.experiments import run_experiment
     for folder, methods, kw, *seed in JOBS:
+        if finished(config(folder, methods, kw, a.data, *seed)): continue
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder/f".lock{''.join(seed)}", 'w') as lock:   # one worker per job (a folder, or one seed of it)
             try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
