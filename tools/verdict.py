@@ -49,9 +49,9 @@ JOBS = [   # in order of priority: (folder, methods, config options); a worker t
     (HARDER_ROOT/'attention-rmsprop-power3-stage', 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'])),
     (HARDER_ROOT/CONTROL.name, 'attention', dict(n_train=2_500, **READINGS['rmsprop-power3-stage'], shared=True)),
     *[(ROOT/f'hessian-{r}', 'hessian', kw) for r, kw in READINGS.items()],
-    *[(ROOT/f'jacobian-{r}', 'jacobian', kw) for r in ('relative', 'inverse') for kw in [READINGS[r]]],
-    *[(ROOT/f'jacobian-{r}', 'jacobian', kw, s) for r in ('rmsprop', 'rmsprop-power3', 'rmsprop-power3-stage')
-      for kw in [READINGS[r]] for s in SEEDS.split(',')],   # a job per seed: more workers than readings share the tail
+    *[(ROOT/f'jacobian-{r}', 'jacobian', READINGS[r]) for r in ('relative', 'inverse')],
+    *[(ROOT/f'jacobian-{r}', 'jacobian', READINGS[r], s) for r in ('rmsprop', 'rmsprop-power3', 'rmsprop-power3-stage')
+      for s in SEEDS.split(',')],   # a job per seed: more workers than readings share the tail
     *[(ROOT/'jacobian-inverse-shared', 'jacobian', dict(READINGS['inverse'], shared=True), s) for s in SEEDS.split(',')],
 ]
 
