@@ -55,18 +55,32 @@ JOBS = [   # in order of priority: (folder, methods, config options); a worker t
     *[(ROOT/'jacobian-inverse-shared', 'jacobian', dict(READINGS['inverse'], shared=True), s) for s in SEEDS.split(',')],
 ]
 
+# The confirmation on fresh seeds 4-6, pre-registered in 06_cifar (H1-H4) before any of these runs existed: the same
+# protocol and cached teacher, folders mirroring the ones above under results/confirm. A job per (folder, method, seed).
+CONFIRM = Path('results/confirm')
+CONFIRM_MULTISTEP, CONFIRM_ROOT = CONFIRM/MULTISTEP.name, CONFIRM/ROOT.name
+CONFIRM_SEEDS = '4,5,6'
+STAGE, STAGE_SHARED = READINGS['rmsprop-power3-stage'], dict(READINGS['rmsprop-power3-stage'], shared=True)
+INVERSE, INVERSE_SHARED = READINGS['inverse'], dict(READINGS['inverse'], shared=True)
+JOBS += [
+    *[job for s in CONFIRM_SEEDS.split(',') for job in (   # H1, H2: attention first, a seed at a time
+        (CONFIRM_MULTISTEP, 'attention', dict(lr_modes='multistep'), s),
+        (CONFIRM_ROOT/'attention-rmsprop-power3-stage', 'attention', STAGE, s),
+        (CONFIRM_ROOT/'attention-rmsprop-power3-stage-shared', 'attention', STAGE_SHARED, s))],
+    *[job for s in CONFIRM_SEEDS.split(',') for job in (   # H3, H4
+        (CONFIRM_MULTISTEP, 'jacobian', dict(lr_modes='multistep'), s),
+        (CONFIRM_ROOT/'jacobian-inverse', 'jacobian', INVERSE, s),
+        (CONFIRM_ROOT/'jacobian-inverse-shared', 'jacobian', INVERSE_SHARED, s))],
+    *[job for s in CONFIRM_SEEDS.split(',') for job in (   # the references
+        (CONFIRM_MULTISTEP, 'none', dict(lr_modes='multistep'), s),
+        (CONFIRM_MULTISTEP, 'kd', dict(lr_modes='multistep'), s),
+        (CONFIRM/GENTLER.name, 'attention', dict(lr_modes='multistep', gamma=0.15, teacher_gamma=0.1), s))],
+]
+
 def config(folder, methods, kw, data, seeds=SEEDS):
     from layerkd_nb.experiments import config_for
     kw = dict(lr_modes='multistep' if folder == MULTISTEP else 'layerwise') | kw
     return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, seeds=seeds, **kw)
-
-def save_folder_configs(data):
-    "Write the config.json of each folder trained a seed at a time with all its seeds (each such job writes its own seed)"
-    from dataclasses import asdict
-    from layerkd_nb.checkpoint import save_atomic
-    from layerkd_nb.experiments import check_config
-    for folder, methods, kw, *seed in JOBS:   # the checked config, as `run_experiment` writes it
-        if seed and folder.exists(): save_atomic(asdict(check_config(config(folder, methods, kw, data))), folder/'config.json')
 
 def finished(c):
     "Whether every run of `c`'s grid has ended (done or diverged): a worker skips such a job without loading anything"
@@ -83,7 +97,6 @@ if __name__ == '__main__':
     p.add_argument('--report', action='store_true')
     a = p.parse_args()
     if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
-        save_folder_configs(a.data)
         from layerkd_nb.experiments import layerwise_verdict, report_experiments
         if a.report: report_experiments(MULTISTEP, verbose=False); report_experiments(HARDER_ROOT, versus=HARDER, verbose=False)
         v = (report_experiments(ROOT, versus=MULTISTEP, verbose=False) if a.report
@@ -98,7 +111,6 @@ if __name__ == '__main__':
             except BlockingIOError: continue   # another worker trains it
             start = time.time()
             run_experiment(config(folder, methods, kw, a.data, *seed), resume=True, plots=False, verbose=False)
-            if seed: save_folder_configs(a.data)
             print(f'done: {folder} {methods} {"seed " + seed[0] if seed else ""}', flush=True)
         if time.time() - start > 60:   # it trained: start afresh, so that jobs (and code) added meanwhile are seen
             os.execv(sys.executable, [sys.executable, *sys.argv])
