@@ -46,10 +46,10 @@ def _method_of(config):
     return name, kw, 'measure' in options
 
 def _setup(config, width, bs, device, map_every=1):
-    from layerkd_nb.resnets import resnet10, resnet18, match_layers
+    from layerkd_nb.resnets import cifar_resnet10, cifar_resnet18, match_layers
     from layerkd_nb.maps import get_method, convert_batchnorm, layer_divergences
     torch.manual_seed(0)
-    student, teacher = resnet10(10, width).to(device).train(), resnet18(10, width).to(device).eval()
+    student, teacher = cifar_resnet10(10, width).to(device).train(), cifar_resnet18(10, width).to(device).eval()
     teacher.requires_grad_(False)
     name, kw, measure = _method_of(config)
     method = get_method(name, **kw) if name in GOALS else None

@@ -18,13 +18,13 @@ from pathlib import Path
 import torch
 from fastai.vision.all import Learner, accuracy, set_seed, SGD, CrossEntropyLossFlat
 from layerkd_nb.data import cifar_dls, subset_dls
-from layerkd_nb.resnets import resnet10, resnet18, load_checkpoint
+from layerkd_nb.resnets import cifar_resnet10, cifar_resnet18, load_checkpoint
 from functools import partial
 from layerkd_nb.callbacks import MapDistillation
 
 def teacher_from(folder:Path):
     ckpt = next(Path(folder).glob('checkpoints/teacher-*/final.pth'))
-    return load_checkpoint(resnet18(10, 16), ckpt).eval().requires_grad_(False)
+    return load_checkpoint(cifar_resnet18(10, 16), ckpt).eval().requires_grad_(False)
 
 def run(name, dls, teacher, epochs, seed=0):
     "Accuracy and seconds per epoch of one student"
@@ -37,7 +37,7 @@ def run(name, dls, teacher, epochs, seed=0):
            'fasterai attention': [KnowledgeDistillationCallback(teacher, Attention, stages, stages)],
            'layerkd Hinton KD': [MapDistillation(teacher, None, kd_weight=1.)],
            'fasterai SoftTarget': [KnowledgeDistillationCallback(teacher, SoftTarget)]}[name]
-    learn = Learner(dls, resnet10(10, 16), loss_func=CrossEntropyLossFlat(), metrics=accuracy, opt_func=partial(SGD, mom=0.9), wd=5e-4, cbs=cbs)
+    learn = Learner(dls, cifar_resnet10(10, 16), loss_func=CrossEntropyLossFlat(), metrics=accuracy, opt_func=partial(SGD, mom=0.9), wd=5e-4, cbs=cbs)
     from layerkd_nb.schedules import fit_multistep  # noqa: F401  (patches Learner.fit_multistep)
     start = time.perf_counter()
     with learn.no_bar(), learn.no_logging():

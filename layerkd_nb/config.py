@@ -16,7 +16,7 @@ import numpy as np, torch
 from torch import nn
 from fastcore.basics import ifnone, listify
 import torchvision
-from .resnets import resnet10, resnet18, resnet34, imagenet_resnet34, imagenet_resnet50
+from .resnets import cifar_resnet10, cifar_resnet18, cifar_resnet34, imagenet_resnet34, imagenet_resnet50
 from .layers import layer_pairs
 from .maps import AttentionMaps, derivative_targets
 
@@ -34,7 +34,7 @@ def grid(methods:list, # methods, from `METHODS`
     return [(m, o, s) for s in seeds for m in methods for o in lr_modes if not (o == 'layerwise' and m in ('none', 'kd'))]
 
 # %% ../nbs/05a_config.ipynb #4c58dcb2
-ARCHS = dict(resnet10=resnet10, resnet18=resnet18, resnet34=resnet34,
+ARCHS = dict(resnet10=cifar_resnet10, resnet18=cifar_resnet18, resnet34=cifar_resnet34,
              imagenet_resnet34=imagenet_resnet34, imagenet_resnet50=imagenet_resnet50)
 
 # %% ../nbs/05a_config.ipynb #4d731c3f
