@@ -102,17 +102,20 @@ def plot_accuracy(runs:list, # `load_runs`' output
     methods = [m for m in METHODS if any(r['method'] == m for r in runs)]
     if not methods: return None
     metric = runs[0]['metric']
-    fig, axs = plt.subplots(1, len(methods), figsize=(3.2*len(methods), 2.8), sharey=True, squeeze=False)
-    for ax, m in zip(axs[0], methods):
+    ncols = min(3, len(methods)); nrows = -(-len(methods) // ncols)   # at most 3 panels a row: readable at page width
+    fig, axs = plt.subplots(nrows, ncols, figsize=(3.6*ncols, 2.9*nrows), sharey=True, squeeze=False)
+    for ax in axs.flat[len(methods):]: fig.delaxes(ax)
+    for ax, m in zip(axs.flat, methods):
         for o in LR_MODES:
             curves = [[row[metric]*100 for row in r['per_epoch']] for r in runs if r['method'] == m and r['lr_mode'] == o]
             if not curves: continue
             n = min(map(len, curves)); a = np.array([c[:n] for c in curves]); x = np.arange(1, n+1)
             ax.plot(x, a.mean(0), label=o); ax.fill_between(x, a.min(0), a.max(0), alpha=0.2)
         if teacher: ax.axhline(teacher['final'][metric]*100, ls='--', c='k', lw=0.8, label='teacher')
-        ax.set_title(m); ax.set_xlabel('epoch')
-    axs[0, 0].set_ylabel(f'valid {metric} %'); axs[0, -1].legend(fontsize=7)
-    fig.suptitle(f'Validation {metric} per epoch (mean over seeds, band: min..max)', fontsize=10)
+        ax.set_title(m, fontsize=11); ax.set_xlabel('epoch')
+    for row in axs: row[0].set_ylabel(f'valid {metric} %')
+    fig.axes[len(methods)-1].legend(fontsize=9)
+    fig.suptitle(f'Validation {metric} per epoch (mean over seeds, band: min..max)', fontsize=12)
     fig.tight_layout()
     if fname: fig.savefig(fname, dpi=100)
     return fig
@@ -172,8 +175,12 @@ def plot_attention(teacher:nn.Module, # the teacher
     for i in range(n_images):
         for k, name in enumerate(models):
             r = i*len(models) + k
-            show_image(imgs[i], ax=axs[r, 0]) if k == 0 else axs[r, 0].axis('off')
-            axs[r, 0].set_title(name, fontsize=8, loc='left')
+            if k == 0:   # the image, labelled on its left
+                show_image(imgs[i], ax=axs[r, 0]); axs[r, 0].axis('on'); axs[r, 0].set(xticks=[], yticks=[])
+                axs[r, 0].set_ylabel(name, fontsize=9)
+            else:        # the row's label where the image would be: on the row of its maps
+                axs[r, 0].axis('off')
+                axs[r, 0].text(0.5, 0.5, name, fontsize=9, ha='center', va='center', wrap=True, transform=axs[r, 0].transAxes)
             for j in range(4):
                 axs[r, j+1].imshow(maps[name][j][i].cpu(), cmap='viridis'); axs[r, j+1].axis('off')
                 if r == 0: axs[r, j+1].set_title(f'stage {j+1}', fontsize=8)
