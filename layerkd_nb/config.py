@@ -303,11 +303,13 @@ def teacher_config(c:ExperimentConfig)->ExperimentConfig:
                                lr=ifnone(c.teacher_lr, c.lr), gamma=ifnone(c.teacher_gamma, c.gamma))
 
 # %% ../nbs/05a_config.ipynb #c135ca1f
+from .data import data_fingerprint
+
 def teacher_key(c:ExperimentConfig)->str:
-    "Hash of the settings the teacher depends on"
+    "Hash of the settings the teacher depends on and of what its data is (`data_fingerprint`), wherever the data lies"
     keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
             'milestones', 'gamma', 'teacher_seed', 'teacher_lr_mode')
     d = {k: getattr(teacher_config(c), k) for k in keys}
-    d.update(data=str(Path(c.data).resolve()) if c.data else None, width=ifnone(c.teacher_width, c.width),
+    d.update(data=data_fingerprint(c.dataset, c.data) if c.data else None, width=ifnone(c.teacher_width, c.width),
              epochs=ifnone(c.teacher_epochs, c.epochs))
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
