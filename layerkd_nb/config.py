@@ -302,14 +302,30 @@ def teacher_config(c:ExperimentConfig)->ExperimentConfig:
     return dataclasses.replace(c, n_train=c.n_train if c.teacher_n_train is None else c.teacher_n_train or None,
                                lr=ifnone(c.teacher_lr, c.lr), gamma=ifnone(c.teacher_gamma, c.gamma))
 
+# %% ../nbs/05a_config.ipynb #7ea50001
+def _teacher_settings(c:ExperimentConfig)->dict:
+    "The settings `c`'s teacher depends on, besides its data"
+    keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
+            'milestones', 'gamma', 'teacher_seed', 'teacher_lr_mode')
+    d = {k: getattr(teacher_config(c), k) for k in keys}
+    return d | dict(width=ifnone(c.teacher_width, c.width), epochs=ifnone(c.teacher_epochs, c.epochs))
+
+# %% ../nbs/05a_config.ipynb #7ea50003
+def _recorded_teacher_key(c:ExperimentConfig)->str:
+    "The key of a cached teacher recorded with `c`'s teacher settings and data path (for when the data is not here); None: none"
+    names, settings = {f.name for f in fields(ExperimentConfig)}, json.dumps(_teacher_settings(c), sort_keys=True, default=str)
+    for f in sorted(Path(ifnone(c.teacher_dir, c.out)).glob(f'teachers/{c.teacher}-*/results.json')):
+        rec = json.loads(f.read_text()).get('config') or {}
+        r = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in rec.items() if k in names})
+        if r.data == c.data and json.dumps(_teacher_settings(r), sort_keys=True, default=str) == settings:
+            return f.parent.name.removeprefix(f'{c.teacher}-')
+
 # %% ../nbs/05a_config.ipynb #c135ca1f
 from .data import data_fingerprint
 
 def teacher_key(c:ExperimentConfig)->str:
-    "Hash of the settings the teacher depends on and of what its data is (`data_fingerprint`), wherever the data lies"
-    keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
-            'milestones', 'gamma', 'teacher_seed', 'teacher_lr_mode')
-    d = {k: getattr(teacher_config(c), k) for k in keys}
-    d.update(data=data_fingerprint(c.dataset, c.data) if c.data else None, width=ifnone(c.teacher_width, c.width),
-             epochs=ifnone(c.teacher_epochs, c.epochs))
+    "Hash of the teacher's settings and of what its data is (`data_fingerprint`), wherever the data lies"
+    if c.data and not Path(c.data).expanduser().exists():   # reading results without the data: the teacher recorded with it
+        return _recorded_teacher_key(c) or hashlib.sha1(f'{c.data} is not here'.encode()).hexdigest()[:10]
+    d = _teacher_settings(c) | dict(data=data_fingerprint(c.dataset, c.data) if c.data else None)
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
