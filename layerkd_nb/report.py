@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 from scipy import stats
 from fastcore.basics import ifnone
 from fastai.torch_core import show_image
@@ -104,7 +105,7 @@ def plot_accuracy(runs:list, # `load_runs`' output
     metric = runs[0]['metric']
     ncols = min(3, len(methods)); nrows = -(-len(methods) // ncols)   # at most 3 panels a row: readable at page width
     fig, axs = plt.subplots(nrows, ncols, figsize=(3.6*ncols, 2.9*nrows), sharey=True, squeeze=False)
-    for ax in axs.flat[len(methods):]: fig.delaxes(ax)
+    for ax in axs.flat[len(methods):]: ax.axis('off')   # a spare panel holds the legend
     for ax, m in zip(axs.flat, methods):
         for o in LR_MODES:
             curves = [[row[metric]*100 for row in r['per_epoch']] for r in runs if r['method'] == m and r['lr_mode'] == o]
@@ -112,9 +113,11 @@ def plot_accuracy(runs:list, # `load_runs`' output
             n = min(map(len, curves)); a = np.array([c[:n] for c in curves]); x = np.arange(1, n+1)
             ax.plot(x, a.mean(0), label=o); ax.fill_between(x, a.min(0), a.max(0), alpha=0.2)
         if teacher: ax.axhline(teacher['final'][metric]*100, ls='--', c='k', lw=0.8, label='teacher')
-        ax.set_title(m, fontsize=11); ax.set_xlabel('epoch')
+        ax.set_title(m, fontsize=11); ax.set_xlabel('epoch'); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for row in axs: row[0].set_ylabel(f'valid {metric} %')
-    fig.axes[len(methods)-1].legend(fontsize=9)
+    lines = {l.get_label(): l for ax in axs.flat[:len(methods)] for l in ax.get_lines()}   # every LR mode drawn, and the teacher
+    (axs.flat[-1] if len(methods) < axs.size else axs.flat[len(methods)-1]).legend(
+        lines.values(), lines.keys(), fontsize=9, loc='center' if len(methods) < axs.size else 'best')
     fig.suptitle(f'Validation {metric} per epoch (mean over seeds, band: min..max)', fontsize=12)
     fig.tight_layout()
     if fname: fig.savefig(fname, dpi=100)
