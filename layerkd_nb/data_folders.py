@@ -131,7 +131,7 @@ def _cache_key(names:list, sizes:list, size, vocab)->str:
 
 # %% ../nbs/00b_data_folders.ipynb #ca5e0003
 def _cached(fname:Path, # a cache file
-            key:str, # the `_cache_key` it must hold
+            key:str, # the cache key it must hold
             files:list, # the images, in the cached order
             mtimes:list, # their modification times now
             size:int, # the decoding size
