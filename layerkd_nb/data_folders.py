@@ -8,7 +8,7 @@ Docs: https://layerkd.github.io/layerkd_nb/data_folders.html.md"""
 __all__ = ['folder_items', 'cache_folder', 'folder_arrays', 'folder_fingerprint', 'folder_dls']
 
 # %% ../nbs/00b_data_folders.ipynb #10ff7d0f
-import functools, hashlib, json, os, tempfile, warnings
+import functools, hashlib, json, os, sys, tempfile, warnings
 from pathlib import Path
 from operator import itemgetter
 import numpy as np, torch
@@ -170,8 +170,9 @@ def folder_arrays(path, # dataset root
     if cache and fname.exists():
         if (res := _cached(fname, key, files, mtimes, size, n_check)) is not None: return *res, vocab
         print(f"Cache {fname} is stale (the files changed): rebuilding it")
-    pb = progress_bar(files, leave=False); pb.comment = f'decoding {path/split}'
-    ims = [_decode(f, size) for f in pb]
+    if IN_NOTEBOOK or sys.stdout.isatty(): (items := progress_bar(files, leave=False)).comment = f'decoding {path/split}'
+    else: items = files; print(f'Decoding {len(files):,} images of {path/split}', flush=True)   # a log: one line, no bar
+    ims = [_decode(f, size) for f in items]
     for f, im in zip(files, ims):
         if im.shape != ims[0].shape:
             raise ValueError(f"Image {f} is {im.shape[1]}x{im.shape[0]} but {files[0]} is {ims[0].shape[1]}x{ims[0].shape[0]}: "
