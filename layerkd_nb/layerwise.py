@@ -120,7 +120,7 @@ class _LayerwiseOptFunc:
 
 # %% ../nbs/04d_layerwise.ipynb #188d9ed2
 class LayerwiseLR(ResumableCallback):
-    "Each matched layer in its own parameter group, its lr = scheduled lr * s_j, s_j set from its divergence every `every` epochs"
+    "Each matched layer in its own parameter group, its lr = scheduled lr × s_j, s_j set from its divergence every `every` epochs"
     order = 61   # after ParamScheduler (60)
     def __init__(self,
                  every=25, # interval: epochs (int), or a fraction of the run (float < 1)
