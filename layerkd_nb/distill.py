@@ -20,7 +20,8 @@ from fastai.torch_core import num_distrib
 from fastai.learner import Learner
 from .resnets import _unwrap
 from .layers import layer_pairs, LayerPair
-from .maps import get_method, layer_divergences, JacobianMaps, _forward
+from .maps import get_method, layer_divergences, _forward
+from .input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
 from .checkpoint import ResumableCallback
 from .distributed import patch_gloo_ddp
 
@@ -56,7 +57,7 @@ def _grad_norm(scalar:Tensor, params:list)->Tensor:
     return torch.sqrt(sum(g.float().pow(2).sum() for g in grads if g is not None))
 
 # %% ../nbs/04c_distill.ipynb #5575c494
-default_weights = dict(attention=10., jacobian='auto', hessian=0.)
+default_weights = dict(attention=10., jacobian='auto', hessian=0., input_jacobian='auto')
 
 # %% ../nbs/04c_distill.ipynb #626e08ce
 default_maps = dict(jacobian=dict(target='logits', granularity='channel'), hessian={})
@@ -67,7 +68,7 @@ class MapDistillation(ResumableCallback):
     order = 20   # after MixedPrecision (10) and DistributedTrainer (11), before the Recorder (50)
     def __init__(self,
                  teacher:nn.Module, # the trained teacher (a model or a fastai `Learner`); frozen by the callback
-                 method='attention', # 'attention', 'jacobian', 'hessian' (with `default_maps`), a `MapMethod`, or None (Hinton KD only)
+                 method='attention', # 'attention', 'jacobian', 'hessian', 'input_jacobian' (with `default_maps`), a `MapMethod`, or None (Hinton KD only)
                  weight=None, # lambda of the map term: a float (0: measure only), 'auto', or None: `default_weights[method]`
                  map_every:int=1, # maps on every k-th training batch only
                  kd_weight:float=0., # weight of Hinton's logit term (0: off)
@@ -98,6 +99,7 @@ class MapDistillation(ResumableCallback):
     def _setup(self):
         "Pair the layers (`layer_pairs`: by name, by ResNet names, or probing a batch) and prepare the student; idempotent"
         if self.method is None: return
+        if not self.method.per_layer: self.pairs = []   # one map of the whole model: no layers to pair
         if self.pairs is None or not all(isinstance(p, LayerPair) for p in self.pairs):
             self.pairs = layer_pairs(self.learn.model, self.teacher, self._sample_batch, self.pairs, same_shape=self.method.uses_grad)
         self.method.prepare(_unwrap(self.learn.model))
@@ -117,14 +119,16 @@ class MapDistillation(ResumableCallback):
     @property
     def reuses_gradients(self)->bool:
         "Measuring a loss-gradient map only: the student's map is read from the `.grad` its backward leaves"
-        return (not self.trains and not self.kd_weight and isinstance(self.method, JacobianMaps)
-                and self.method.target == 'loss')
+        return not self.trains and not self.kd_weight and self.method is not None and self.method.reads_loss_gradients
 
     def before_fit(self):
         self._setup()
         device = next(self.learn.model.parameters()).device
         self.teacher.to(device).eval().requires_grad_(False)
         if num_distrib() > 1: patch_gloo_ddp()
+        if self.method is not None and not self.method.per_layer and hasattr(self.learn, 'layerwise_lr'): raise ValueError(
+            f"LayerwiseLR needs one map per matched layer, but {self.method!r} makes one map of the whole model: "
+            "train it under a plain schedule (multi-step or constant), or use a per-layer method (attention, jacobian, hessian)")
         self._in_fit = not self.learn.lock.locked()     # `validate`/`get_preds` also send before_fit, holding the lock
         self._lr_find, self._checked = hasattr(self.learn, 'lr_finder'), False
         if self._in_fit and self.method is not None and self._column not in self.learn.metrics:
@@ -208,8 +212,8 @@ class MapDistillation(ResumableCallback):
     def _epoch_mean(self)->Tensor: return (self._sums / self._count).cpu()
     def after_train(self):
         if self._count and not self._lr_find:
-            self._rows += [dict(epoch=self.epoch, layer=p.stage, jsd=v.item())
-                             for p,v in zip(self.pairs, self._epoch_mean())]
+            self._rows += [dict(epoch=self.epoch, layer=layer, jsd=v.item())
+                           for layer,v in zip(self.method.map_layers(self.pairs), self._epoch_mean())]
 
     def after_fit(self):
         self._close_capture()

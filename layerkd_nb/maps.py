@@ -214,6 +214,8 @@ class MapMethod:
     name = None
     uses_grad = True        # the maps are derivatives of a scalar of the output (the teacher's pass needs a graph)
     uses_features = False   # the maps are made from features captured during the student's forward
+    per_layer = True        # one map per matched layer; False: one map of the whole model (no layer pairs, no `LayerwiseLR`)
+    reads_loss_gradients = False   # the student's maps can be made from the `.grad` the task loss's backward leaves (`gradient_maps`)
     def prepare(self, student:nn.Module)->nn.Module: return student
     def capture(self, model:nn.Module, pairs:list, student:bool=True): return nullcontext()
     def batch_state(self, pairs:list)->dict: return {}
@@ -221,6 +223,9 @@ class MapMethod:
         "The scalar the maps are derivatives of: here the task loss"
         return _task_loss(loss_func, pred, yb) if loss is None else loss
     def maps(self, model, pairs, target, captured, student, create_graph, **state)->list: raise NotImplementedError
+    def map_layers(self, pairs:list)->list:
+        "The layer number of each map, as `MapDistillation.history` records it: the pairs' stages"
+        return [p.stage for p in pairs]
     def check(self, student:nn.Module, teacher:nn.Module, pairs:list, xb)->list:
         "Raise a clear error, before training, if student and teacher maps of a pair could not be compared"
         return []   # weight maps: `match_layers` pairs weights of the same shape
@@ -332,6 +337,10 @@ class DerivativeMaps(MapMethod):
 class JacobianMaps(DerivativeMaps):
     "Maps of |d target / d W_j| at the crucial weights; `target` the task loss (default), projected logits or the true-class logit"
     name = 'jacobian'
+    @property
+    def reads_loss_gradients(self)->bool:
+        "Maps of the task loss's gradient: the student's can be read from the `.grad` of the learner's own backward"
+        return self.target == 'loss'
     def maps(self, model, pairs, target, captured, student, create_graph, **state):
         grads = weight_jacobian(target, self._weights(pairs, student), create_graph=create_graph, retain_graph=student)
         return self.gradient_maps(grads)

@@ -155,7 +155,7 @@ def _fit(learn, c, lr_mode, epochs, start_epoch, cbs):
     base = c.layerwise_base if lr_mode == 'layerwise' else lr_mode
     if base == 'constant': return learn.fit(epochs, c.lr, cbs=cbs, start_epoch=start_epoch)
     learn.fit_multistep(epochs, c.lr, milestones=milestone_epochs(c.milestones, epochs)[0], gamma=c.gamma,
-                        cbs=cbs, start_epoch=start_epoch)
+                        cbs=cbs, start_epoch=start_epoch, lr_multipliers=c.lr_multipliers)
 
 # %% ../nbs/05b_runner.ipynb #71f76dae
 class DivergenceStop(TerminateOnNaNCallback):

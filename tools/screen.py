@@ -1,4 +1,5 @@
-"""Screening runs of issue 11: Jacobian/Hessian map formulations x loss weights on the `cifar10-screen` preset.
+"""Screening runs of issue 11: Jacobian/Hessian map formulations x loss weights on the `cifar10-screen` preset (and of
+issue 23: input-Jacobian maps at three weights, whose runs `tools/verdict.py` takes as jobs).
 
 Each formulation is one `layerkd` grid (multi-step, the preset's seed) in its own folder under
 results/cifar10-screen/<name>, all sharing the cached teacher of results/cifar10-teacher. Resumable: finished
@@ -43,6 +44,8 @@ FORMULATIONS = [   # in order of priority; a worker takes the first one not fini
     *[f(f'hessian-loss-entry-auto{a}', 'hessian', weight='auto', grad_fraction=a) for a in (0.3, 0.03)],
     f('hessian-loss-w3', 'hessian', weight=3.),                                # the old default (every batch)
     f('hessian-gauss_newton-T4-auto0.1', 'hessian', curvature='gauss_newton', weight='auto', grad_fraction=0.1),
+    *[f(f'input_jacobian-true_class-auto{a}', 'input_jacobian', target='true_class', weight='auto', grad_fraction=a)
+      for a in (0.1, 0.3, 1.0)],   # issue 23: Jacobian matching w.r.t. the input; run by tools/verdict.py's workers
 ]
 
 def summary()->pd.DataFrame:

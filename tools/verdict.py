@@ -77,10 +77,56 @@ JOBS += [
         (CONFIRM/GENTLER.name, 'attention', dict(lr_modes='multistep', gamma=0.15, teacher_gamma=0.1), s))],
 ]
 
+# Issue 23, after the confirmation: (a) input-Jacobian maps (`InputJacobianMaps`) screened for their weight on the
+# `cifar10-screen` preset (tools/screen.py's formulations, seed 0: 'auto' at three gradient-norm fractions), then on
+# `cifar10-kd` seeds 1-3 at the fraction whose screening run was most accurate: that job appears in the list once the
+# three screening runs have ended (a worker re-reads the list after every job); (b) attention under a fixed schedule:
+# multi-step times the shared control's mean multiplier per epoch over seeds 1-3 (read from its committed runs), no maps
+# driving it; (c) the recipe: Hinton KD + attention maps (`map_kd_weight=1`), multi-step and the control reading.
+# (b) and (c) on seeds 1-3 first, then 4-6.
+import screen   # tools/screen.py
+from layerkd_nb.verdicts import control_multipliers
+SCREENED = [(screen.ROOT/name, kw) for name, kw in screen.FORMULATIONS if kw['methods'] == 'input_jacobian']
+INPUT_JACOBIAN = Path('results/cifar10-kd-input_jacobian')
+FIXED = Path('results/fixed-schedule/attention-control-multipliers')
+CONTROL_MULTIPLIERS = control_multipliers(CONTROL, seeds=(1, 2, 3))   # one per epoch: 1, 1, 1.10, 1.10, 1.24, ...
+RECIPE = Path('results/recipe')
+RECIPE_MULTISTEP, RECIPE_CONTROL = RECIPE/'kd-attention-multistep', RECIPE/'kd-attention-control'
+
+def screened_options(kw):
+    "A screening formulation's options as a job of this list: the screen's preset, multi-step, gradient norms recorded"
+    return dict({k: v for k, v in kw.items() if k != 'methods'}, preset='cifar10-screen', lr_modes='multistep', grad_norm_every=screen.G)
+
+def best_screened():
+    "The options of the most accurate input-Jacobian screening run (diverged: last), once all have ended; None before"
+    from layerkd_nb.experiments import read_results
+    scores = []
+    for folder, kw in SCREENED:
+        f = folder/'runs/input_jacobian-multistep-s0/results.json'
+        if not f.exists() or (r := read_results(f)).status not in ('done', 'diverged'): return None
+        scores.append((r.final['accuracy'] if r.status == 'done' else -1., kw))
+    kw = max(scores, key=lambda o: o[0])[1]
+    return dict({k: v for k, v in kw.items() if k != 'methods'}, lr_modes='multistep')
+
+def recipe_and_fixed_jobs(seeds):
+    return [job for s in seeds.split(',') for job in (
+        (FIXED, 'attention', dict(lr_modes='multistep', lr_multipliers=CONTROL_MULTIPLIERS), s),
+        (RECIPE_MULTISTEP, 'attention', dict(lr_modes='multistep', map_kd_weight=1.), s),
+        (RECIPE_CONTROL, 'attention', dict(STAGE_SHARED, lr_modes='layerwise', map_kd_weight=1.), s))]
+
+BEST_INPUT_JACOBIAN = best_screened()
+JOBS += [
+    *[(folder, kw['methods'], screened_options(kw), '0') for folder, kw in SCREENED],
+    *recipe_and_fixed_jobs(SEEDS),
+    *([(INPUT_JACOBIAN, 'input_jacobian', BEST_INPUT_JACOBIAN, s) for s in SEEDS.split(',')] if BEST_INPUT_JACOBIAN else []),
+    *recipe_and_fixed_jobs(CONFIRM_SEEDS),
+]
+
 def config(folder, methods, kw, data, seeds=SEEDS):
     from layerkd_nb.experiments import config_for
     kw = dict(lr_modes='multistep' if folder == MULTISTEP else 'layerwise') | kw
-    return config_for('cifar10-kd', data=data, out=str(folder), methods=methods, seeds=seeds, **kw)
+    preset = kw.pop('preset', 'cifar10-kd')   # the screening jobs: 'cifar10-screen'
+    return config_for(preset, data=data, out=str(folder), methods=methods, seeds=seeds, **kw)
 
 def finished(c):
     "Whether every run of `c`'s grid has ended (done or diverged): a worker skips such a job without loading anything"
