@@ -122,6 +122,15 @@ JOBS += [
     *recipe_and_fixed_jobs(CONFIRM_SEEDS),
 ]
 
+def input_jacobian_teaches():
+    "Whether input-Jacobian maps beat the student alone on seeds 1-3 (the 95 % interval of the paired difference above 0)"
+    from layerkd_nb.verdicts import study_arms, compare_arms
+    t = compare_arms(study_arms(), [('input-Jacobian multi-step', 'student alone')], seeds=(1, 2, 3)).iloc[0]
+    return t.seeds == 3 and t.lo > 0
+
+if BEST_INPUT_JACOBIAN and input_jacobian_teaches():   # "6 seeds if it teaches" (issue 23): seeds 4-6 last
+    JOBS += [(INPUT_JACOBIAN, 'input_jacobian', BEST_INPUT_JACOBIAN, s) for s in CONFIRM_SEEDS.split(',')]
+
 def config(folder, methods, kw, data, seeds=SEEDS):
     from layerkd_nb.experiments import config_for
     kw = dict(lr_modes='multistep' if folder == MULTISTEP else 'layerwise') | kw
