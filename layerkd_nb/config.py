@@ -7,10 +7,12 @@ Docs: https://layerkd.github.io/layerkd_nb/config.html.md"""
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'DATASETS', 'PRESETS', 'grid',
            'make_model', 'ExperimentConfig', 'config_for', 'epoch_of', 'milestone_epochs', 'check_config',
-           'teacher_config', 'teacher_key']
+           'infer_dataset', 'run_length', 'folder_settings', 'data_config', 'teacher_config', 'teacher_key']
 
 # %% ../nbs/05a_config.ipynb #d28d5427
 import json, math, hashlib, dataclasses, warnings
+from collections import Counter
+from PIL import Image
 from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np, torch
@@ -20,6 +22,7 @@ import torchvision
 from .resnets import cifar_resnet10, cifar_resnet18, cifar_resnet34, imagenet_resnet34, imagenet_resnet50
 from .layers import layer_pairs
 from .maps import AttentionMaps, derivative_targets
+from .data_folders import folder_items
 
 # %% ../nbs/05a_config.ipynb #c304423c
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian', 'input_jacobian')   # every method a grid can run
@@ -63,16 +66,16 @@ def make_model(arch:str, # a key of `ARCHS`, 'torchvision/NAME' or 'timm/NAME'
 @dataclass
 class ExperimentConfig:
     "Everything a grid of distillation runs depends on"
-    dataset:str='digits' # one of `DATASETS`
+    dataset:str='digits' # digits, cifar10, cifar100, coco or folder (`DATASETS`)
     data:str=None # dataset root (not needed for digits)
-    n_classes:int=None # None: from the dataset
+    n_classes:int=None # number of classes; None: from the dataset
     size:int=None # image side: digits 8*k (default 32), folder/coco resize (coco 224); CIFAR keeps 32
     n_train:int=None # random training subset (in-memory datasets), same for every run; None: all
     n_valid:int=None # random validation subset; None: all
     teacher_n_train:int=None # the teacher's training subset; None: `n_train`, 0: every training image
     teacher_dir:str=None # folder the teacher is cached in (shared by grids); None: `out`
-    teacher:str='resnet18' # teacher architecture, a key of `ARCHS`
-    student:str='resnet10' # student architecture
+    teacher:str='resnet18' # teacher architecture: a key of `ARCHS` (resnet10/18/34, imagenet_resnet34/50), 'torchvision/NAME' or 'timm/NAME'
+    student:str='resnet10' # student architecture (the same choices; `width` applies to the CIFAR ResNets only)
     width:int=16 # stem width of CIFAR ResNets (student and teacher)
     teacher_width:int=None # None: `width`
     epochs:int=6 # student epochs
@@ -86,13 +89,13 @@ class ExperimentConfig:
     gamma:float=0.1 # lr factor at each milestone
     lr_multipliers:tuple=None # a factor per epoch on the multi-step lr (a fixed trajectory, e.g. a control's); None: none
     methods:tuple=DEFAULT_METHODS # distillation methods
-    lr_modes:tuple=LR_MODES # LR modes
-    seeds:tuple=(0, 1) # seeds of the students
+    lr_modes:tuple=LR_MODES # LR modes: constant, multistep, layerwise (`LR_MODES`)
+    seeds:tuple=(0, 1) # seeds of the students (comma-separated on the command line)
     teacher_seed:int=0 # seed of the teacher
     teacher_lr_mode:str='multistep' # the teacher's schedule ('constant' or 'multistep')
     teacher_lr:float=None # the teacher's lr; None: `lr`
     teacher_gamma:float=None # the teacher's multi-step decay; None: `gamma`
-    weight:float=None # map-loss weight: a number (0: maps measured only), 'auto', or None: the method's default
+    weight:float|str=None # map-loss weight: a number (0: maps measured only), 'auto', or None: the method's default
     grad_fraction:float=0.1 # `weight='auto'`: the map term's gradient norm as a fraction of the task loss's
     target:str=None # what Jacobian/Hessian maps differentiate: 'loss', 'logits', 'true_class'; None: the method's default
     granularity:str=None # Jacobian/Hessian map over every weight 'entry' or per output 'channel'; None: the method's default
@@ -104,7 +107,7 @@ class ExperimentConfig:
     T:float=4. # Hinton temperature
     map_every:int=1 # maps on every k-th batch (attention, jacobian)
     hessian_map_every:int=None # k for Hessian runs; None: `map_every`
-    every:float=0.125 # `LayerwiseLR` interval: epochs (int) or fraction of the run (float < 1)
+    every:int|float=0.125 # `LayerwiseLR` interval: epochs (int) or fraction of the run (float < 1)
     rule:str='relative' # `LayerwiseLR` rule: 'relative', 'inverse' or 'rmsprop'
     power:float=1. # `LayerwiseLR` sharpness: multipliers raised to this power
     beta:float=0.9 # `LayerwiseLR` momentum
@@ -146,16 +149,27 @@ PRESETS = {
 }
 
 # %% ../nbs/05a_config.ipynb #12075a31
+def _given(overrides:dict)->dict:
+    "The fields of `overrides` that are set (not None); an unknown field name fails"
+    names = {f.name for f in fields(ExperimentConfig)}
+    if bad := [k for k in overrides if k not in names]: raise ValueError(f"Unknown config fields {bad}; fields are {sorted(names)}")
+    return {k: v for k, v in overrides.items() if v is not None}
+
 def config_for(name:str='quick', # a key of `PRESETS`
            **overrides, # fields to change (None values are ignored)
           )->ExperimentConfig:
     "The `ExperimentConfig` of preset `name`, with `overrides`"
     if name not in PRESETS: raise ValueError(f"Unknown preset {name!r}; use one of {list(PRESETS)}")
-    names = {f.name for f in fields(ExperimentConfig)}
-    if bad := [k for k in overrides if k not in names]: raise ValueError(f"Unknown config fields {bad}; fields are {sorted(names)}")
-    return ExperimentConfig(**{**PRESETS[name], **{k:v for k,v in overrides.items() if v is not None}})
+    return ExperimentConfig(**{**PRESETS[name], **_given(overrides)})
 
 # %% ../nbs/05a_config.ipynb #931a67d1
+def _number(o, # a string from the command line, or a number
+           ):
+    "`o` as an int if it reads as one, else a float (a number stays as it is): epochs (ints) and fractions (floats) differ"
+    if not isinstance(o, str): return o
+    try: return int(o)
+    except ValueError: return float(o)
+
 def _tuple(o, # a comma-separated string, or a list
            conv=str, # converts each item
            name:str='value', # the setting, for the error message
@@ -251,11 +265,12 @@ def _input_side(c:ExperimentConfig)->int:
 
 # %% ../nbs/05a_config.ipynb #99c8aee5
 def check_config(c:ExperimentConfig, # the configuration to check
+                 data:bool=True, # check the data folder and take `n_classes` from it; False: trust `c.n_classes` (reading saved results)
                 )->ExperimentConfig: # a normalised copy
     "A normalised copy of `c`; raises one clear error for anything that would fail later"
     c = dataclasses.replace(c, methods=_tuple(c.methods, name='methods'), lr_modes=_tuple(c.lr_modes, name='lr_modes'),
-                            seeds=_tuple(c.seeds, int, 'seeds'), milestones=tuple(listify(c.milestones)),
-                            clip=None if c.clip is None else tuple(c.clip))
+                            seeds=_tuple(c.seeds, int, 'seeds'), milestones=_tuple(c.milestones, _number, 'milestones'),
+                            clip=None if c.clip is None else _tuple(c.clip, _number, 'clip'))
     def bad(what, got, allowed): return ValueError(f"Unknown {what} {got}; use {', '.join(allowed)}")
     if c.dataset not in DATASETS: raise bad('dataset', repr(c.dataset), DATASETS)
     if u := [m for m in c.methods if m not in METHODS]: raise bad('method(s)', u, METHODS)
@@ -290,11 +305,17 @@ def check_config(c:ExperimentConfig, # the configuration to check
     notes += [f"teacher: {n}" for n in milestone_epochs(c.milestones, ifnone(c.teacher_epochs, c.epochs))[1]]
     for n in notes: warnings.warn(n)
     if c.dataset == 'digits' and (c.size or 32) % 8: raise ValueError(f"digits size must be a multiple of 8, got {c.size}")
-    n = _data_classes(c)
+    if data and c.dataset == 'digits' and c.data is not None: raise ValueError(
+        f"dataset 'digits' takes no data folder, got {c.data}: pass --dataset (folder, cifar10, cifar100, coco), "
+        "or leave --dataset and --preset out to have it read from the folder's layout")
+    if data: n = _data_classes(c)
+    elif (n := ifnone(c.n_classes, dict(digits=10, cifar10=10, cifar100=100).get(c.dataset))) is None:
+        raise ValueError(f"n_classes is not set and dataset {c.dataset!r} has no fixed class count: set n_classes (or check with the data)")
     expected = dict(cifar10=10, cifar100=100).get(c.dataset, c.n_classes)
     if expected is not None and n != expected:
-        raise ValueError(f"dataset {c.dataset!r} needs {expected} classes but {c.data} has {n}: "
-                         f"point --data at the right copy or change --dataset")
+        raise ValueError(f"dataset {c.dataset!r} needs {expected} classes but {c.data or 'the data'} has {n}: "
+                         f"point --data at the right copy, change --dataset, or leave n_classes out")
+    if n < 2: raise ValueError(f"{c.data} has {n} class(es): a classifier needs at least 2 (a folder per class in train/)")
     c = dataclasses.replace(c, n_classes=n)
     if c.dataset == 'coco' and c.n_train: raise ValueError("n_train/n_valid subsets are for in-memory datasets, not coco")
     student = make_model(c.student, n, c.width)
@@ -305,6 +326,55 @@ def check_config(c:ExperimentConfig, # the configuration to check
     if 'attention' in c.methods and _input_side(c):   # stage outputs of the same size, or the first batch would fail
         AttentionMaps().check(student, teacher, pairs, sample[:1])
     return c
+
+# %% ../nbs/05a_config.ipynb #68cd85ff
+def infer_dataset(data, # a dataset's root
+                 )->str: # a key of `DATASETS`
+    "The kind of dataset at `data`, from its layout: torchvision's CIFAR files, a COCO 2017 root, or train/ and valid|test/ class folders"
+    path = Path(data).expanduser()
+    if not path.is_dir(): raise FileNotFoundError(f"Data folder {path} does not exist: pass --data with the dataset's root")
+    for name, kind in (('cifar-10-batches-py', 'cifar10'), ('cifar-100-python', 'cifar100')):
+        if path.name == name or (path/name).is_dir(): return kind
+    if any((path/'annotations').glob('instances_*2017.json')): return 'coco'
+    if (path/'train').is_dir() and any((path/v).is_dir() for v in ('valid', 'test')): return 'folder'
+    raise ValueError(f"Cannot tell what dataset {path} is: expected torchvision's cifar-10-batches-py or cifar-100-python, "
+                     "a COCO 2017 root (annotations/instances_*2017.json), or train/<class>/ and valid/<class>/ (or test/) "
+                     "image folders: pass --dataset (dataset=...), or arrange the folder so")
+
+# %% ../nbs/05a_config.ipynb #0418a4c0
+def run_length(n:int, # training images
+               steps:int=2000, # optimizer steps the run aims at
+              )->tuple: # (batch size, epochs)
+    "A batch size and a number of epochs suited to `n` training images"
+    bs = int(np.clip(2**int(math.log2(max(n/32, 1))), 16, 128))
+    return bs, int(np.clip(round(steps / math.ceil(n/bs)), 10, 100))
+
+# %% ../nbs/05a_config.ipynb #5bdd7929
+def folder_settings(data, # an image folder: train/<class>/ and valid/<class>/ (or test/)
+                    n_train:int=None, # the students' training images; None: all of them
+                    max_side:int=224, # images larger than this are resized to it
+                   )->dict: # size, bs, epochs
+    "The image side, batch size and epochs suited to the image folder at `data`"
+    files = folder_items(data, 'train')[0]
+    sides = Counter()
+    for f in files[::max(1, len(files)//64)]:
+        with Image.open(f) as im: sides[max(im.size)] += 1
+    bs, epochs = run_length(min(n_train or len(files), len(files)))
+    return dict(size=min(sides.most_common(1)[0][0], max_side), bs=bs, epochs=epochs)
+
+# %% ../nbs/05a_config.ipynb #879f38f8
+def data_config(data, # the dataset's root
+                dataset:str=None, # a key of `DATASETS`; None: from the layout (`infer_dataset`)
+                **overrides, # fields to change (None values are ignored)
+               )->ExperimentConfig:
+    "A config for the dataset at `data`: an image folder's `folder_settings`, results in `layerkd_runs/<its name>`, `overrides` on top"
+    given, path = _given(overrides), Path(data).expanduser()
+    dataset = ifnone(dataset, infer_dataset(path))
+    implied = dict(out=f'layerkd_runs/{path.resolve().name}')
+    if dataset == 'folder':
+        _data_classes(ExperimentConfig(dataset='folder', data=str(path)))   # the layout's own messages first
+        implied.update(folder_settings(path, given.get('n_train')))
+    return ExperimentConfig(**{**implied, **given, 'dataset': dataset, 'data': str(data)})
 
 # %% ../nbs/05a_config.ipynb #e1dbae47
 def teacher_config(c:ExperimentConfig)->ExperimentConfig:

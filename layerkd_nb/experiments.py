@@ -13,7 +13,9 @@ __all__ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESE
            'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only', 'multiplier_range',
            'layerwise_runs', 'layerwise_verdict', 'control_verdict', 'verdict_markdown', 'plot_verdict',
            'experiment_folders', 'saved_config', 'report_experiments', 'check_out', 'run_experiment', 'main',
-           'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'load_weights']
+           'infer_dataset', 'run_length', 'folder_settings', 'data_config', 'experiment_config', 'cli_config',
+           'config_parser', 'settings_line', 'resume_command', 'EpochLines', 'live_bar', 'get_rng_state',
+           'set_rng_state', 'EpochCheckpoint', 'load_weights']
 
 # %% ../nbs/05_experiments.ipynb #311f3103
 from .config import *
@@ -31,7 +33,8 @@ _all_ = ['METHODS', 'LR_MODES', 'DATASETS', 'PAPER_LR_LABELS', 'ARCHS', 'PRESETS
          'collect_results', 'diverged_runs', 'results_table', 'table_markdown', 'plot_accuracy', 'plot_layers',
          'stage_attention', 'plot_attention', 'write_report', 'paired_difference', 'reading_name', 'measured_only',
          'multiplier_range', 'layerwise_runs', 'layerwise_verdict', 'control_verdict', 'verdict_markdown', 'plot_verdict', 'experiment_folders', 'saved_config',
-         'report_experiments', 'check_out', 'run_experiment', 'main',
+         'report_experiments', 'check_out', 'run_experiment', 'main', 'infer_dataset', 'run_length', 'folder_settings', 'data_config',
+         'experiment_config', 'cli_config', 'config_parser', 'settings_line', 'resume_command', 'EpochLines', 'live_bar',
          'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'load_weights']
 
 # %% ../nbs/05_experiments.ipynb #0db58d9b

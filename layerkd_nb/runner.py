@@ -6,10 +6,11 @@ Docs: https://layerkd.github.io/layerkd_nb/runner.html.md"""
 
 # %% auto #0
 __all__ = ['make_dls', 'mean_average_precision', 'task_setup', 'RunResults', 'write_results', 'read_results', 'load_runs',
-           'run_dirs', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'train_run', 'get_teacher']
+           'run_dirs', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'live_bar', 'EpochLines', 'train_run',
+           'get_teacher']
 
 # %% ../nbs/05b_runner.ipynb #5f2b57a6
-import dataclasses, json, random, shutil
+import dataclasses, json, random, shutil, sys
 from dataclasses import dataclass, field, asdict, fields
 from functools import partial
 from contextlib import nullcontext
@@ -17,8 +18,11 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from torch import nn
 from fastcore.basics import ifnone, listify
+from fastai.imports import noop   # `Learner.no_logging`'s logger (fastcore's `noop` is another function)
+from fastprogress.core import IN_NOTEBOOK
 from fastai.learner import Learner, save_model
-from fastai.callback.core import CancelFitException
+from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.tracker import TerminateOnNaNCallback
 from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
 from fastai.metrics import accuracy, accuracy_multi, F1ScoreMulti, AccumMetric, ActivationType
@@ -33,6 +37,7 @@ from .checkpoint import EpochCheckpoint, save_atomic, saved_epoch, load_resumabl
 from .distill import MapDistillation, default_maps
 from .layerwise import LayerwiseLR
 from .config import *
+from .config import _input_side
 
 # %% ../nbs/05b_runner.ipynb #3f6ce249
 def make_dls(c:ExperimentConfig, # a checked config
@@ -124,6 +129,16 @@ def teacher_dirs(c:ExperimentConfig)->tuple: # (results folder, checkpoint folde
     key, out = teacher_key(c), Path(ifnone(c.teacher_dir, c.out))
     return out/'teachers'/f'{c.teacher}-{key}', out/'checkpoints'/f'teacher-{key}'
 
+# %% ../nbs/05b_runner.ipynb #981adc28
+def _outputs(model:nn.Module, # a classifier
+             side:int, # image side it takes
+            )->int:
+    "The number of outputs of `model`, probed with one blank image in eval mode without gradients (its mode is kept)"
+    training, p = model.training, next(model.parameters())
+    try:
+        with torch.no_grad(): return model.eval()(torch.zeros(1, 3, side, side, device=p.device, dtype=p.dtype)).shape[-1]
+    finally: model.train(training)
+
 # %% ../nbs/05b_runner.ipynb #1ae1229f
 def make_learner(c:ExperimentConfig, # a checked config
                  dls:DataLoaders, # data
@@ -138,6 +153,8 @@ def make_learner(c:ExperimentConfig, # a checked config
     kw = dict(loss_func=loss_func, metrics=metrics, opt_func=partial(SGD, mom=c.mom) if c.opt == 'sgd' else Adam, wd=c.wd, **kwargs)
     if method == 'none': return Learner(dls, model, **kw)
     if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
+    if c.n_classes is not None and (n := _outputs(teacher, _input_side(c) or 32)) != c.n_classes: raise ValueError(
+        f"The teacher has {n} outputs but the data has {c.n_classes} classes: distil from a teacher trained on these classes")
     map_every = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
     spec = {k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None}
     if method == 'hessian' and c.curvature is not None: spec.update(curvature=c.curvature, T=c.T)
@@ -185,6 +202,25 @@ def _callback_records(learn:Learner)->dict:
     return dict(layer_jsd=records(getattr(md, 'history', None)), layer_lr=records(getattr(lw, 'history', None)),
                 grad_norms=[] if md is None else md.grad_norms.to_dict('records'), map_weight=getattr(md, 'map_weight', None))
 
+# %% ../nbs/05b_runner.ipynb #3b7c79a6
+def live_bar()->bool:
+    "Whether fastprogress's live bar reads well here: in a notebook, or with stdout on a terminal"
+    return IN_NOTEBOOK or sys.stdout.isatty()
+
+# %% ../nbs/05b_runner.ipynb #0d1e851e
+class EpochLines(Callback):
+    "fastai's epoch table as plain lines, one per epoch, for a log that is not a terminal (use with `Learner.no_bar`)"
+    order = ProgressCallback.order
+    def before_fit(self):
+        self.old_logger, self.learn.logger = self.learn.logger, self._write
+        self._widths = [max(len(n), 8) for n in self.recorder.metric_names]
+        if self.old_logger is not noop: self._print(self.recorder.metric_names)
+    def _write(self, log):
+        if self.old_logger is noop or len(log) < len(self._widths): return   # logging off, or an epoch a resumed fit skips
+        self._print([f'{v:.6f}' if isinstance(v, float) else str(v) for v in log])
+    def _print(self, items): print('  '.join(f'{s:<{w}}' for s, w in zip(items, self._widths)).rstrip(), flush=True)
+    def after_fit(self): self.learn.logger = self.old_logger
+
 # %% ../nbs/05b_runner.ipynb #23b2c5b7
 def train_run(c:ExperimentConfig, # a checked config
               dls:DataLoaders, # data (shared by the runs)
@@ -199,7 +235,7 @@ def train_run(c:ExperimentConfig, # a checked config
               epochs:int=None, # None: `c.epochs`
               resume:bool=False, # continue an interrupted run / read back a finished one
               cbs:list=None, # extra callbacks for `fit`
-              quiet:bool=False, # no progress bar or epoch table
+              quiet:bool=False, # no progress bar or epoch table (without a terminal: a line per epoch, `EpochLines`)
              )->dict: # the run's `RunResults`, as a dict
     "Train one model with per-epoch checkpoints, stopped if its loss diverges; write and return its results"
     run_dir, ckpt_dir = Path(run_dir).resolve(), Path(ckpt_dir).resolve()
@@ -222,9 +258,10 @@ def train_run(c:ExperimentConfig, # a checked config
     ckpt, stop = EpochCheckpoint(ckpt_dir, on_epoch=partial(write, status='running')), DivergenceStop()
     learn.add_cb(ckpt)
     start = _resume(learn, ckpt, ckpt_dir) if resume else 0
+    plain = not quiet and not live_bar()   # a log file: a line per epoch instead of the bar
     if start < epochs:
-        with (learn.no_bar() if quiet else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
-            _fit(learn, c, lr_mode, epochs, start, [stop] + listify(cbs))
+        with (learn.no_bar() if quiet or plain else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
+            _fit(learn, c, lr_mode, epochs, start, [stop] + ([EpochLines()] if plain else []) + listify(cbs))
     if stop.diverged_epoch: write(ckpt.state_dict(), 'diverged', stop.diverged_epoch)
     else:
         save_model(ckpt_dir/'final.pth', learn.model, None, with_opt=False)   # the weights alone
