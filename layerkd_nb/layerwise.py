@@ -76,11 +76,11 @@ def refine_groups(user_groups:list, # parameter lists from the Learner's splitte
 
 # %% ../nbs/04d_layerwise.ipynb #8c9ad1f5
 def _per_user_group(v, # a value, one per user group, or a `slice` as fastai takes it
-                    n_user:int)->list:
-    "What fastai's `Optimizer.set_hyper` makes of `v` for `n_user` groups"
+                    n_user:int)->L:
+    "What fastai's `Optimizer.set_hyper` makes of `v` for `n_user` groups: one value per group, or one for all"
     if isinstance(v, slice):
-        return even_mults(v.start, v.stop, n_user) if v.start else [v.stop/10]*(n_user-1) + [v.stop]
-    return L(v, use_list=None)
+        v = even_mults(v.start, v.stop, n_user) if v.start else [v.stop/10]*(n_user-1) + [v.stop]
+    return L(v.tolist() if hasattr(v, 'tolist') else v)   # even_mults gives a float for one group, schedules arrays
 
 # %% ../nbs/04d_layerwise.ipynb #44879d2c
 def _set_hyper_per_user_group(self, k, v):
