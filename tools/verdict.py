@@ -156,7 +156,10 @@ if __name__ == '__main__':
         if a.report: report_experiments(MULTISTEP, verbose=False); report_experiments(HARDER_ROOT, versus=HARDER, verbose=False)
         v = (report_experiments(ROOT, versus=MULTISTEP, verbose=False) if a.report
              else layerwise_verdict(MULTISTEP, [f for f in folders() if f.exists()]))
-        print(v.drop(columns='folder').to_string(index=False, float_format='%.2f')); raise SystemExit
+        print(v.drop(columns='folder').to_string(index=False, float_format='%.2f'))
+        from layerkd_nb.verdicts import study_arms, confirmation_table, comparison_markdown   # H1-H4 (06_cifar)
+        print('\nThe pre-registered confirmation (seeds 4-6; pooled: every seed so far):')
+        print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM)))); raise SystemExit
     from layerkd_nb.experiments import run_experiment
     for folder, methods, kw, *seed in JOBS:
         if finished(config(folder, methods, kw, a.data, *seed)): continue
