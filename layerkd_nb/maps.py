@@ -236,6 +236,10 @@ class MapMethod:
                      create_graph:bool=True, # keep the maps' graph (a loss on them trains the student); False: measure only
                      **state)->list:
         "The student's maps, with their graph unless `create_graph=False`"
+        if self.uses_grad and (frozen := [i for i, w in enumerate(self._weights(pairs, True), 1) if not w.requires_grad]):
+            raise ValueError(f"{type(self).__name__} differentiates with respect to the student's matched weights, and pairs {frozen} "
+                             "are frozen (`learn.freeze()`, or the frozen phase of `fine_tune`): unfreeze them (`learn.unfreeze()`, "
+                             "`fine_tune(n, freeze_epochs=0)`), or use attention maps, which need no weight gradients")
         if pred is None:
             with self.capture(student, pairs) as captured: pred = _forward(student, xb)
         elif captured is None and self.uses_features: raise ValueError(f"{type(self).__name__} needs the features of the student's forward: enter "
