@@ -22,6 +22,7 @@ import torchvision
 from .resnets import cifar_resnet10, cifar_resnet18, cifar_resnet34, imagenet_resnet34, imagenet_resnet50
 from .layers import layer_pairs
 from .maps import AttentionMaps, derivative_targets
+from .layerwise import RULES
 from .data_folders import folder_items
 
 # %% ../nbs/05a_config.ipynb #c304423c
@@ -280,7 +281,7 @@ def check_config(c:ExperimentConfig, # the configuration to check
         f"No run to do: 'layerwise' needs a map method (attention, jacobian, hessian), got methods {list(c.methods)}")
     for a in (c.teacher, c.student):
         if a not in ARCHS and not a.startswith(('torchvision/', 'timm/')): raise bad('architecture', repr(a), [*ARCHS, 'torchvision/NAME', 'timm/NAME'])
-    if c.rule not in ('relative', 'inverse', 'rmsprop'): raise bad('LayerwiseLR rule', repr(c.rule), ('relative', 'inverse', 'rmsprop'))
+    if c.rule not in RULES: raise bad('LayerwiseLR rule', repr(c.rule), tuple(RULES))   # the callback's registry
     if not c.power > 0: raise ValueError(f"power (the LayerwiseLR sharpness) must be > 0, got {c.power}")
     if c.opt not in ('sgd', 'adam'): raise bad('optimizer', repr(c.opt), ('sgd', 'adam'))
     for k in ('teacher_lr_mode', 'layerwise_base'):
