@@ -95,6 +95,7 @@ class RunResults:
     grad_norms:list=field(default_factory=list) # `MapDistillation.grad_norms` records
     map_weight:float=None # lambda of the map term (the calibrated one for `weight='auto'`)
     diverged_epoch:int=None # 'diverged': the epoch (from 1) whose loss became NaN/inf
+    device:str=None # where it trained: 'cpu', or the GPU's name (`torch.cuda.get_device_name`); None: not recorded
 
 # %% ../nbs/05b_runner.ipynb #1055a911
 def write_results(res:RunResults, # the run's results
@@ -249,7 +250,8 @@ def train_run(c:ExperimentConfig, # a checked config
     learn = make_learner(c, dls, make_model(arch, c.n_classes, width), method, lr_mode, teacher,
                          path=ckpt_dir, model_dir='.')   # fastai's model folder: the checkpoints' (none made in the cwd)
     res = RunResults(name=run_dir.name, method=method, lr_mode=lr_mode, seed=seed, arch=arch, width=width, epochs=epochs,
-                     metric=task_setup(c)[2], config=asdict(c))
+                     metric=task_setup(c)[2], config=asdict(c), 
+                     device=torch.cuda.get_device_name(dls.device) if torch.device(ifnone(dls.device, 'cpu')).type == 'cuda' else 'cpu')
     def write(state, status, diverged_epoch=None):
         rows = state['rows']
         write_results(dataclasses.replace(res, status=status, epochs_done=len(rows), final=rows[-1] if rows else None,

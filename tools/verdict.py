@@ -122,6 +122,16 @@ JOBS += [
     *recipe_and_fixed_jobs(CONFIRM_SEEDS),
 ]
 
+# Issue 23 point 5, pre-registered in 06_cifar before any of these runs existed: H1-H3 on the harder task (2,500
+# training images, the `cifar10-kd` protocol otherwise), seeds 4-6, folders mirroring the ones above under results/confirm.
+CONFIRM_HARDER, CONFIRM_HARDER_ROOT = CONFIRM/HARDER.name, CONFIRM/HARDER_ROOT.name
+JOBS += [job for s in CONFIRM_SEEDS.split(',') for job in (
+    (CONFIRM_HARDER, 'attention', dict(n_train=2_500, lr_modes='multistep'), s),
+    (CONFIRM_HARDER_ROOT/'attention-rmsprop-power3-stage', 'attention', dict(STAGE, n_train=2_500), s),
+    (CONFIRM_HARDER_ROOT/'attention-rmsprop-power3-stage-shared', 'attention', dict(STAGE_SHARED, n_train=2_500), s),
+    (CONFIRM_HARDER, 'jacobian', dict(n_train=2_500, lr_modes='multistep'), s),
+    (CONFIRM_HARDER_ROOT/'jacobian-inverse', 'jacobian', dict(INVERSE, n_train=2_500), s))]
+
 def input_jacobian_teaches():
     "Whether input-Jacobian maps beat the student alone on seeds 1-3 (the 95 % interval of the paired difference above 0)"
     from layerkd_nb.verdicts import study_arms, compare_arms
@@ -150,6 +160,8 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser()
     p.add_argument('--data', default='/tmp/kd_cifar/cifar10'); p.add_argument('--summary', action='store_true')
     p.add_argument('--report', action='store_true')
+    p.add_argument('--only', help='take only the jobs whose folder starts with this path (e.g. results/confirm/cifar10-kd-2500)')
+    p.add_argument('--skip', help='leave the jobs whose folder starts with this path to other workers')
     a = p.parse_args()
     if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
         from layerkd_nb.experiments import layerwise_verdict, report_experiments
@@ -162,9 +174,10 @@ if __name__ == '__main__':
         print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM)))); raise SystemExit
     from layerkd_nb.experiments import run_experiment
     for folder, methods, kw, *seed in JOBS:
+        if a.only and not str(folder).startswith(a.only) or a.skip and str(folder).startswith(a.skip): continue
         if finished(config(folder, methods, kw, a.data, *seed)): continue
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder/f".lock{''.join(seed)}", 'w') as lock:   # one worker per job (a folder, or one seed of it)
+        with open(folder/f".lock-{methods.replace(',', '-')}{''.join(seed)}", 'w') as lock:   # one worker per job
             try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError: continue   # another worker trains it
             start = time.time()
