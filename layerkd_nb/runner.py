@@ -6,8 +6,8 @@ Docs: https://layerkd.github.io/layerkd_nb/runner.html.md"""
 
 # %% auto #0
 __all__ = ['make_dls', 'mean_average_precision', 'task_setup', 'RunResults', 'write_results', 'read_results', 'load_runs',
-           'run_dirs', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'live_bar', 'EpochLines', 'train_run',
-           'get_teacher']
+           'run_finished', 'run_dirs', 'grid_finished', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'live_bar',
+           'EpochLines', 'train_run', 'get_teacher']
 
 # %% ../nbs/05b_runner.ipynb #5f2b57a6
 import dataclasses, json, random, shutil, sys
@@ -118,11 +118,23 @@ def load_runs(out)->list:
     "The `results.json` of every student run under `out` (finished or not), as dicts"
     return [asdict(read_results(f)) for f in sorted(Path(out).glob('runs/*/results.json'))]
 
+# %% ../nbs/05b_runner.ipynb #fcc9b1b1
+def run_finished(run_dir:Path, # a run's folder
+                )->bool:
+    "Whether the run in `run_dir` has ended: its `results.json` says 'done' or 'diverged' ('running', or none: not yet)"
+    return (Path(run_dir)/'results.json').exists() and read_results(run_dir).status in ('done', 'diverged')
+
 # %% ../nbs/05b_runner.ipynb #8064ecf6
 def run_dirs(c:ExperimentConfig, method:str, lr_mode:str, seed:int)->tuple: # (results folder, checkpoint folder)
     "The folders of a student run of `c`'s grid"
     name = f'{method}-{lr_mode}-s{seed}'
     return Path(c.out)/'runs'/name, Path(c.out)/'checkpoints'/name
+
+# %% ../nbs/05b_runner.ipynb #50c32c5e
+def grid_finished(c:ExperimentConfig, # a checked config
+                 )->bool:
+    "Whether every student run of `c`'s grid has ended (`run_finished`): `run_experiment(c, resume=True)` would train nothing"
+    return all(run_finished(run_dirs(c, *r)[0]) for r in grid(c.methods, c.lr_modes, c.seeds))
 
 # %% ../nbs/05b_runner.ipynb #43478035
 def teacher_dirs(c:ExperimentConfig)->tuple: # (results folder, checkpoint folder)
@@ -240,8 +252,7 @@ def train_run(c:ExperimentConfig, # a checked config
              )->dict: # the run's `RunResults`, as a dict
     "Train one model with per-epoch checkpoints, stopped if its loss diverges; write and return its results"
     run_dir, ckpt_dir = Path(run_dir).resolve(), Path(ckpt_dir).resolve()
-    if resume and (run_dir/'results.json').exists() and read_results(run_dir).status in ('done', 'diverged'):
-        return asdict(read_results(run_dir))
+    if resume and run_finished(run_dir): return asdict(read_results(run_dir))
     if not resume: shutil.rmtree(ckpt_dir, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True); ckpt_dir.mkdir(parents=True, exist_ok=True)
     arch, width, epochs = ifnone(arch, c.student), ifnone(width, c.width), ifnone(epochs, c.epochs)

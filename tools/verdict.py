@@ -147,13 +147,6 @@ def config(folder, methods, kw, data, seeds=SEEDS):
     preset = kw.pop('preset', 'cifar10-kd')   # the screening jobs: 'cifar10-screen'
     return config_for(preset, data=data, out=str(folder), methods=methods, seeds=seeds, **kw)
 
-def finished(c):
-    "Whether every run of `c`'s grid has ended (done or diverged): a worker skips such a job without loading anything"
-    from layerkd_nb.experiments import check_config, grid, run_dirs, read_results
-    c = check_config(c)
-    return all((d := run_dirs(c, *r)[0]/'results.json').exists() and read_results(d).status in ('done', 'diverged')
-               for r in grid(c.methods, c.lr_modes, c.seeds))
-
 def folders(): return sorted({f for f, *_ in JOBS if f.parent == ROOT})
 
 if __name__ == '__main__':
@@ -172,10 +165,11 @@ if __name__ == '__main__':
         from layerkd_nb.verdicts import study_arms, confirmation_table, comparison_markdown   # H1-H4 (06_cifar)
         print('\nThe pre-registered confirmation (seeds 4-6; pooled: every seed so far):')
         print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM)))); raise SystemExit
-    from layerkd_nb.experiments import run_experiment
+    from layerkd_nb.experiments import run_experiment, check_config
+    from layerkd_nb.runner import grid_finished
     for folder, methods, kw, *seed in JOBS:
         if a.only and not str(folder).startswith(a.only) or a.skip and str(folder).startswith(a.skip): continue
-        if finished(config(folder, methods, kw, a.data, *seed)): continue
+        if grid_finished(check_config(config(folder, methods, kw, a.data, *seed))): continue   # nothing to train
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder/f".lock-{methods.replace(',', '-')}{''.join(seed)}", 'w') as lock:   # one worker per job
             try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
