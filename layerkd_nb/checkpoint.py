@@ -37,8 +37,7 @@ def set_rng_state(state:dict, # a `get_rng_state` result
     if state.get('cuda') is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
     if state.get('numpy') is not None: np.random.set_state(state['numpy'])
     random.setstate(state['python'])
-    saved = state.get('dls', state.get('dataloaders')) or []   # 'dataloaders': the key of checkpoints written before 0.0.2
-    for dl, s in zip(list(getattr(dls, 'loaders', dls) or []), saved):
+    for dl, s in zip(list(getattr(dls, 'loaders', dls) or []), state.get('dls') or []):
         if s is not None and hasattr(dl, 'rng'): dl.rng.setstate(s)
 
 # %% ../nbs/04b_checkpoint.ipynb #8b5bb141

@@ -33,7 +33,7 @@ from .data import digits_dls, cifar_dls, folder_dls, coco_dls, subset_dls
 from .resnets import load_checkpoint
 from .maps import get_method
 from .schedules import *   # `Learner.fit_multistep`
-from .checkpoint import EpochCheckpoint, save_atomic, saved_epoch, load_resumable, set_rng_state
+from .checkpoint import EpochCheckpoint, save_atomic, saved_epoch, load_resumable
 from .distill import MapDistillation, default_maps
 from .layerwise import LayerwiseLR
 from .config import *
@@ -196,15 +196,9 @@ class DivergenceStop(TerminateOnNaNCallback):
         super().after_batch()
 
 # %% ../nbs/05b_runner.ipynb #cf19ccfb
-def _resume(learn:Learner, ckpt:EpochCheckpoint, ckpt_dir:Path)->int:
-    "Load the last checkpoint in `ckpt_dir` into `learn` (and `ckpt`); the epochs it holds (0: none)"
-    legacy = ckpt_dir/'state.pt'   # rows, random state and wall time of checkpoints written before 0.0.2
-    k = saved_epoch(ckpt_dir) or (torch.load(legacy, weights_only=False)['epoch'] if legacy.exists() else 0)
-    if not k: return 0
-    load_resumable(learn, ckpt_dir/f'epoch_{k}', with_opt=True)
-    if ckpt.epochs_done != k:
-        state = torch.load(legacy, weights_only=False)
-        ckpt.load_state_dict(state); set_rng_state(state['rng'], learn.dls)
+def _resume(learn:Learner, ckpt_dir:Path)->int:
+    "Load the last checkpoint in `ckpt_dir` into `learn` (its `EpochCheckpoint` too); the epochs it holds (0: none)"
+    if k := saved_epoch(ckpt_dir): load_resumable(learn, ckpt_dir/f'epoch_{k}', with_opt=True)
     return k
 
 # %% ../nbs/05b_runner.ipynb #e15a28a9
@@ -270,7 +264,7 @@ def train_run(c:ExperimentConfig, # a checked config
                                           **_callback_records(learn)), run_dir)
     ckpt, stop = EpochCheckpoint(ckpt_dir, on_epoch=partial(write, status='running')), DivergenceStop()
     learn.add_cb(ckpt)
-    start = _resume(learn, ckpt, ckpt_dir) if resume else 0
+    start = _resume(learn, ckpt_dir) if resume else 0
     plain = not quiet and not live_bar()   # a log file: a line per epoch instead of the bar
     if start < epochs:
         with (learn.no_bar() if quiet or plain else nullcontext()), (learn.no_logging() if quiet else nullcontext()):
