@@ -6,7 +6,8 @@ Docs: https://layerkd.github.io/layerkd_nb/layerwise.html.md"""
 
 # %% auto #0
 __all__ = ['RULES', 'update_momentum', 'Rule', 'Relative', 'Inverse', 'RMSprop', 'FromState', 'Power', 'Clip', 'Shared',
-           'get_rule', 'layerwise_multipliers', 'refine_groups', 'attach_user_groups', 'LayerwiseLR']
+           'get_rule', 'layerwise_multipliers', 'IntervalMean', 'RuleState', 'refine_groups', 'attach_user_groups',
+           'matched_params', 'check_every', 'LayerwiseLR']
 
 # %% ../nbs/04d_layerwise.ipynb #c0b877f4
 import warnings
@@ -106,6 +107,34 @@ def layerwise_multipliers(momentum:Tensor, # m_j of every layer
     "Multipliers of the layers' learning rates from the momentum of their divergences"
     return get_rule(rule, power, clip)(m=momentum, eps=eps, **state)
 
+# %% ../nbs/04d_layerwise.ipynb #5a78e0a8
+class IntervalMean:
+    "The layer losses of an interval's batches, summed; `pop` gives their mean (over all processes under DDP) and starts the next"
+    def __init__(self): self.sums, self.count = None, 0
+    def add(self, losses:Tensor): # one batch's layer losses
+        "Add one batch's layer losses"
+        self.sums = losses.detach() if self.sums is None else self.sums + losses.detach()
+        self.count += 1
+    def pop(self, n_layers:int)->Tensor: # the mean layer losses (on the CPU); None if no batch had maps
+        "The interval's mean layer losses, summed over all processes; the next interval starts empty"
+        sums = self.sums if self.sums is not None else torch.zeros(n_layers)
+        stats = torch.cat([sums.float(), torch.tensor([float(self.count)], device=sums.device)])
+        if num_distrib() > 1: torch.distributed.all_reduce(stats)
+        self.sums, self.count = None, 0
+        return None if stats[-1] == 0 else (stats[:-1] / stats[-1]).cpu()
+
+# %% ../nbs/04d_layerwise.ipynb #551b7ee7
+class RuleState:
+    "What the rules read, updated at each interval end: m_j (momentum of the losses), v_j (of their squares), v0_j (v_j's first value)"
+    def __init__(self, beta:float): self.beta, self.m, self.v, self.v0 = beta, None, None, None
+    def update(self, losses:Tensor, # the interval's mean layer losses L_j
+              )->dict: # the state a `Rule` is called with, less `eps` and the previous `s`
+        "Fold the interval's `losses` into the momenta"
+        self.m = update_momentum(self.m, losses, self.beta)
+        self.v = update_momentum(self.v, losses.double()**2, self.beta)
+        if self.v0 is None: self.v0 = self.v.clone()
+        return dict(m=self.m, L=losses, beta=self.beta, v=self.v, v0=self.v0)
+
 # %% ../nbs/04d_layerwise.ipynb #4c4517b3
 def refine_groups(user_groups:list, # parameter lists from the Learner's splitter
                   layers:list, # parameter lists, one per matched layer (or stage)
@@ -165,6 +194,21 @@ def attach_user_groups(opt, # an optimizer over the refined groups
     opt.set_hyper, opt.freeze_to = MethodType(_set_hyper_per_user_group, opt), MethodType(_freeze_to_user_group, opt)
     return opt
 
+# %% ../nbs/04d_layerwise.ipynb #46063a79
+def _map_source(learn)->MapDistillation:
+    "`learn`'s `MapDistillation` with a map method, or None"
+    return next((cb for cb in learn.cbs if isinstance(cb, MapDistillation) and cb.method is not None), None)
+
+def matched_params(learn, # a Learner with a `MapDistillation` callback
+                   scope:str='layer', # 'layer': each matched layer's parameters; 'stage': those of its stage
+                  )->list: # one parameter list per matched layer; None without a `MapDistillation` with a map method
+    "Parameter lists of the layers `learn`'s `MapDistillation` matched, or of their stages"
+    source = _map_source(learn)
+    if source is None: return None
+    source._setup()
+    if scope == 'layer': return [list(p.student.parameters()) for p in source.pairs]
+    return [list(p.student_stage) or stage_of(learn.model, p.stage) for p in source.pairs]
+
 # %% ../nbs/04d_layerwise.ipynb #e6ecf47a
 class _LayerwiseOptFunc:
     "An `opt_func` that refines the splitter's groups with `refine_groups` for a `LayerwiseLR`"
@@ -176,7 +220,16 @@ class _LayerwiseOptFunc:
         groups, parents, layer_groups = refine_groups(user_groups, layers)
         return attach_user_groups(self.opt_func(groups, **kwargs), parents, layer_groups)
 
-# %% ../nbs/04d_layerwise.ipynb #188d9ed2
+# %% ../nbs/04d_layerwise.ipynb #3c0dbcf3
+def check_every(every, # epochs (an int, or a float with an integer value), or a fraction of the run (a float in (0, 1))
+               )->int|float: # an int (epochs) or a float in (0, 1) (fraction of the run)
+    "`LayerwiseLR`'s interval `every`, checked"
+    is_int = isinstance(every, int) or (isinstance(every, float) and every.is_integer() and every >= 1)
+    if not ((is_int and every >= 1) or (isinstance(every, float) and 0 < every < 1)):
+        raise ValueError(f"`every` must be an int >= 1 (epochs) or a float in (0, 1) (fraction of the run), got {every!r}")
+    return int(every) if is_int else every
+
+# %% ../nbs/04d_layerwise.ipynb #22321cf3
 class LayerwiseLR(ResumableCallback):
     "Each matched layer in its own parameter group, its lr = scheduled lr × s_j, s_j set from its divergence every `every` epochs"
     order = 61   # after ParamScheduler (60)
@@ -190,133 +243,113 @@ class LayerwiseLR(ResumableCallback):
                  power:float=1., # sharpness: the multipliers' ratio raised to this power
                  shared:bool=False, # the control: every layer gets the mean of the s_j
                 ):
-        is_int = isinstance(every, int) or (isinstance(every, float) and every.is_integer() and every >= 1)
-        if not ((is_int and every >= 1) or (isinstance(every, float) and 0 < every < 1)):
-            raise ValueError(f"`every` must be an int >= 1 (epochs) or a float in (0, 1) (fraction of the run), got {every!r}")
+        every = check_every(every)
         if not 0 <= beta <= 1: raise ValueError(f"`beta` must be in [0, 1], got {beta!r}")
         if scope not in ('layer', 'stage'): raise ValueError(f"`scope` must be 'layer' or 'stage', got {scope!r}")
         if not power > 0: raise ValueError(f"`power` must be > 0, got {power!r}")
         self.reading = get_rule(rule, power, clip, shared)   # the s_j from the interval's state
-        if is_int: every = int(every)
         store_attr('every,beta,eps,rule,clip,scope,power,shared')
-        self.multipliers, self.momentum, self._rows = None, None, []
-        self.second_moment, self.first_second_moment = None, None   # v_j of the 'rmsprop' rule, and its first value
-        self._sums, self._count, self._warned, self._base = None, 0, set(), None
-
-    def _source(self):
-        "The learner's `MapDistillation` with a map method, or None"
-        return next((cb for cb in self.learn.cbs if isinstance(cb, MapDistillation) and cb.method is not None), None)
-
-    def _layer_params(self):
-        "Parameter lists of the matched layers (or their stages); None without a `MapDistillation`"
-        source = self._source()
-        if source is None: return None
-        source._setup()
-        if self.scope == 'layer': return [list(p.student.parameters()) for p in source.pairs]
-        return [list(p.student_stage) or stage_of(self.learn.model, p.stage) for p in source.pairs]
-
-    def _wrap_opt_func(self):
-        if not isinstance(self.learn.opt_func, _LayerwiseOptFunc): self.learn.opt_func = _LayerwiseOptFunc(self.learn.opt_func, self)
-    def after_create(self): self._wrap_opt_func()
-
-    def before_fit(self):
-        self._active = not self.learn.lock.locked()                # `validate` and `get_preds` send before_fit too
-        if not self._active: return
-        self._lr_find = hasattr(self.learn, 'lr_finder')
-        source = self._source()
-        if source is None: raise ValueError(
-            "LayerwiseLR needs the layer losses of a MapDistillation callback with a map method: add "
-            "`MapDistillation(teacher, method)` to the Learner's or fit's callbacks (with `weight=0` it measures the "
-            "layer losses without training on them).")
-        self._wrap_opt_func()
-        if getattr(self.opt, 'layer_groups', None) is None: self._rebuild_optimizer()
-        n_layers = len(self.opt.layer_groups)
-        if self.multipliers is None: self.multipliers = torch.ones(n_layers)
-        if num_distrib() > 1: patch_gloo_ddp()
-
-    def _rebuild_optimizer(self):
-        "Rebuild the optimizer with refined groups, each keeping its user group's hyper-parameters"
-        old = [dict(h) for h in self.opt.hypers]
-        self.learn.create_opt()
-        for k in old[0]: self.opt.set_hyper(k, [old[p][k] for p in self.opt.group_parents])   # one per refined group
-
-    def _batch_interval(self)->int:
-        "Batches per interval of a fractional `every`"
-        return max(1, round(self.every * self.n_epoch * self.n_iter))
-
-    def _restore(self):
-        "Put the scheduler's lrs back"
-        if self._base is not None: self.opt.set_hyper('lr', self._base); self._base = None
-
-    def before_batch(self):
-        if not (self.training and self._active): return
-        self._restore()
-        self._base = [h['lr'] for h in self.opt.hypers]
-        lrs = list(self._base)
-        for j,g in enumerate(self.opt.layer_groups): lrs[g] = self._base[g] * float(self.multipliers[j])
-        self.opt.set_hyper('lr', lrs)
-
-    def after_batch(self):
-        if not (self.training and self._active): return
-        self._last_base = self._base
-        self._restore()
-        losses = getattr(self.learn, 'layer_losses', None)
-        if losses is not None:
-            self._sums = losses.detach() if self._sums is None else self._sums + losses.detach()
-            self._count += 1
-        if self._lr_find or isinstance(self.every, int): return
-        done = self.epoch * self.n_iter + self.iter + 1                  # batches of the run so far (resumes alike)
-        if done % self._batch_interval() == 0: self._end_interval(done / self.n_iter)
-
-    def after_train(self):
-        if self._active and not self._lr_find and isinstance(self.every, int) and (self.epoch + 1) % self.every == 0:
-            self._end_interval(self.epoch + 1)
-
-    def _warn_once(self, key, msg):
-        if key not in self._warned: self._warned.add(key); warnings.warn(msg)
-
-    def _interval_losses(self):
-        "Mean layer losses of the interval, over all processes; None if no batch had maps"
-        sums = self._sums if self._sums is not None else torch.zeros(len(self.multipliers))
-        stats = torch.cat([sums.float(), torch.tensor([float(self._count)], device=sums.device)])
-        if num_distrib() > 1: torch.distributed.all_reduce(stats)
-        self._sums, self._count = None, 0
-        return None if stats[-1] == 0 else (stats[:-1] / stats[-1]).cpu()
-
-    def _end_interval(self, epoch:float):
-        "Close the interval ending at `epoch`: update momentum and multipliers from its mean layer losses, record the history"
-        losses = self._interval_losses()
-        if losses is None: return self._warn_once('empty', "LayerwiseLR: an interval had no batch with maps (map_every "
-                                                  "longer than the interval?); multipliers left unchanged.")
-        if not torch.isfinite(losses).all():
-            self._warn_once('nonfinite', f"LayerwiseLR: non-finite layer losses {losses.tolist()} in the interval ending at "
-                            f"epoch {self.epoch}; multipliers and momentum left unchanged.")
-        else:
-            self.momentum = update_momentum(self.momentum, losses, self.beta)
-            self.second_moment = update_momentum(self.second_moment, losses.double()**2, self.beta)
-            if self.first_second_moment is None: self.first_second_moment = self.second_moment.clone()
-            self.multipliers = self.reading(m=self.momentum, eps=self.eps, L=losses, s=self.multipliers, beta=self.beta,
-                                            v=self.second_moment, v0=self.first_second_moment).float()
-        momentum = self.momentum if self.momentum is not None else torch.full_like(losses, float('nan'))
-        self._rows += [dict(epoch=epoch, layer=j+1, L=losses[j].item(), m=momentum[j].item(), s=self.multipliers[j].item(),
-                            lr=self._last_base[g] * self.multipliers[j].item()) for j,g in enumerate(self.opt.layer_groups)]
-
-    def after_fit(self):
-        if getattr(self, '_active', False): self._restore()
+        self.multipliers, self.moments, self.interval = None, RuleState(beta), IntervalMean()
+        self._rows, self._warned, self._base = [], set(), None
 
     @property
-    def history(self)->pd.DataFrame:
-        "One row per interval end and layer: (epoch, layer, L, m, s, lr); `lr`: the scheduler's last lr times the new s"
-        return pd.DataFrame(self._rows, columns=['epoch', 'layer', 'L', 'm', 's', 'lr'])
+    def momentum(self)->Tensor: return self.moments.m   # m_j of every layer, None before the first interval
 
-    def state_dict(self): return dict(multipliers=self.multipliers, momentum=self.momentum, rows=list(self._rows),
-                                      sums=self._sums, count=self._count, v=self.second_moment, v0=self.first_second_moment)
-    def load_state_dict(self, state):
-        self.multipliers, self.momentum, self._rows = state['multipliers'], state['momentum'], list(state['rows'])
-        self._sums, self._count = state['sums'], state['count']
-        self.second_moment, self.first_second_moment = state.get('v'), state.get('v0')
+    def update_multipliers(self, losses:Tensor): # an interval's mean layer losses, finite
+        "Fold `losses` into the rule's state and set the multipliers the rule gives"
+        self.multipliers = self.reading(eps=self.eps, s=self.multipliers, **self.moments.update(losses)).float()
 
-# %% ../nbs/04d_layerwise.ipynb #deef92d4
+# %% ../nbs/04d_layerwise.ipynb #b9b761f2
+@patch
+def _layer_params(self:LayerwiseLR): return matched_params(self.learn, self.scope)
+
+@patch
+def _wrap_opt_func(self:LayerwiseLR):
+    if not isinstance(self.learn.opt_func, _LayerwiseOptFunc): self.learn.opt_func = _LayerwiseOptFunc(self.learn.opt_func, self)
+
+@patch
+def after_create(self:LayerwiseLR): self._wrap_opt_func()
+
+@patch
+def _rebuild_optimizer(self:LayerwiseLR):
+    "Rebuild the optimizer with refined groups, each keeping its user group's hyper-parameters"
+    old = [dict(h) for h in self.opt.hypers]
+    self.learn.create_opt()
+    for k in old[0]: self.opt.set_hyper(k, [old[p][k] for p in self.opt.group_parents])   # one per refined group
+
+@patch
+def before_fit(self:LayerwiseLR):
+    self._active = not self.learn.lock.locked()                # `validate` and `get_preds` send before_fit too
+    if not self._active: return
+    self._lr_find = hasattr(self.learn, 'lr_finder')
+    if _map_source(self.learn) is None: raise ValueError(
+        "LayerwiseLR needs the layer losses of a MapDistillation callback with a map method: add "
+        "`MapDistillation(teacher, method)` to the Learner's or fit's callbacks (with `weight=0` it measures the "
+        "layer losses without training on them).")
+    self._wrap_opt_func()
+    if getattr(self.opt, 'layer_groups', None) is None: self._rebuild_optimizer()
+    if self.multipliers is None: self.multipliers = torch.ones(len(self.opt.layer_groups))
+    if num_distrib() > 1: patch_gloo_ddp()
+
+# %% ../nbs/04d_layerwise.ipynb #375ac865
+@patch
+def _restore(self:LayerwiseLR):
+    "Put the scheduler's lrs back"
+    if self._base is not None: self.opt.set_hyper('lr', self._base); self._base = None
+
+@patch
+def before_batch(self:LayerwiseLR):
+    if not (self.training and self._active): return
+    self._restore()
+    self._base = [h['lr'] for h in self.opt.hypers]
+    lrs = list(self._base)
+    for j,g in enumerate(self.opt.layer_groups): lrs[g] = self._base[g] * float(self.multipliers[j])
+    self.opt.set_hyper('lr', lrs)
+
+@patch
+def after_batch(self:LayerwiseLR):
+    if not (self.training and self._active): return
+    self._last_base = self._base
+    self._restore()
+    losses = getattr(self.learn, 'layer_losses', None)
+    if losses is not None: self.interval.add(losses)
+    if self._lr_find or isinstance(self.every, int): return
+    done = self.epoch * self.n_iter + self.iter + 1                  # batches of the run so far (resumes alike)
+    if done % max(1, round(self.every * self.n_epoch * self.n_iter)) == 0: self._end_interval(done / self.n_iter)
+
+@patch
+def after_train(self:LayerwiseLR):
+    if self._active and not self._lr_find and isinstance(self.every, int) and (self.epoch + 1) % self.every == 0:
+        self._end_interval(self.epoch + 1)
+
+@patch
+def after_fit(self:LayerwiseLR):
+    if getattr(self, '_active', False): self._restore()
+
+# %% ../nbs/04d_layerwise.ipynb #5d3f1d54
+@patch
+def _warn_once(self:LayerwiseLR, key, msg):
+    if key not in self._warned: self._warned.add(key); warnings.warn(msg)
+
+@patch
+def _end_interval(self:LayerwiseLR, epoch:float):
+    "Close the interval ending at `epoch`: the multipliers from its mean layer losses, a row per layer in the history"
+    losses = self.interval.pop(len(self.multipliers))
+    if losses is None: return self._warn_once('empty', "LayerwiseLR: an interval had no batch with maps (map_every "
+                                              "longer than the interval?); multipliers left unchanged.")
+    if torch.isfinite(losses).all(): self.update_multipliers(losses)
+    else: self._warn_once('nonfinite', f"LayerwiseLR: non-finite layer losses {losses.tolist()} in the interval ending at "
+                          f"epoch {self.epoch}; multipliers and momentum left unchanged.")
+    momentum = self.momentum if self.momentum is not None else torch.full_like(losses, float('nan'))
+    self._rows += [dict(epoch=epoch, layer=j+1, L=losses[j].item(), m=momentum[j].item(), s=self.multipliers[j].item(),
+                        lr=self._last_base[g] * self.multipliers[j].item()) for j,g in enumerate(self.opt.layer_groups)]
+
+@patch(as_prop=True)
+def history(self:LayerwiseLR)->pd.DataFrame:
+    "One row per interval end and layer: (epoch, layer, L, m, s, lr); `lr`: the scheduler's last lr times the new s"
+    return pd.DataFrame(self._rows, columns=['epoch', 'layer', 'L', 'm', 's', 'lr'])
+
+# %% ../nbs/04d_layerwise.ipynb #0273057f
 @patch
 def plot(self:LayerwiseLR, figsize=(9, 3)):
     "Per matched layer: the lr multiplier and the divergence against epochs"
@@ -330,3 +363,15 @@ def plot(self:LayerwiseLR, figsize=(9, 3)):
     ax_l.set(title='interval mean JSD L_j', xlabel='epoch', ylabel='L_j')
     ax_s.legend(fontsize=7); fig.tight_layout()
     return fig
+
+# %% ../nbs/04d_layerwise.ipynb #9544e37f
+@patch
+def state_dict(self:LayerwiseLR)->dict:
+    return dict(multipliers=self.multipliers, momentum=self.moments.m, rows=list(self._rows), sums=self.interval.sums,
+                count=self.interval.count, v=self.moments.v, v0=self.moments.v0)
+
+@patch
+def load_state_dict(self:LayerwiseLR, state:dict):
+    self.multipliers, self.moments.m, self._rows = state['multipliers'], state['momentum'], list(state['rows'])
+    self.interval.sums, self.interval.count = state['sums'], state['count']
+    self.moments.v, self.moments.v0 = state.get('v'), state.get('v0')
