@@ -60,7 +60,8 @@ def _grad_norm(scalar:Tensor, params:list)->Tensor:
 default_weights = dict(attention=10., jacobian='auto', hessian=0., input_jacobian='auto')
 
 # %% ../nbs/04c_distill.ipynb #626e08ce
-default_maps = dict(jacobian=dict(target='logits', granularity='channel'), hessian={})
+default_maps = {}   # kept for `runner.make_learner`; the map defaults live in the map classes now (`JacobianMaps`, `HessianMaps`)
+
 
 # %% ../nbs/04c_distill.ipynb #bd59edd4
 class MapDistillation(ResumableCallback):
@@ -68,7 +69,7 @@ class MapDistillation(ResumableCallback):
     order = 20   # after MixedPrecision (10) and DistributedTrainer (11), before the Recorder (50)
     def __init__(self,
                  teacher:nn.Module, # the trained teacher (a model or a fastai `Learner`); frozen by the callback
-                 method='attention', # 'attention', 'jacobian', 'hessian', 'input_jacobian' (with `default_maps`), a `MapMethod`, or None (Hinton KD only)
+                 method='attention', # 'attention', 'jacobian', 'hessian', 'input_jacobian' (the class's defaults), a `MapMethod`, or None (Hinton KD only)
                  weight=None, # lambda of the map term: a float (0: measure only), 'auto', or None: `default_weights[method]`
                  map_every:int=1, # maps on every k-th training batch only
                  kd_weight:float=0., # weight of Hinton's logit term (0: off)
@@ -82,7 +83,7 @@ class MapDistillation(ResumableCallback):
         if method is None and not kd_weight: raise ValueError("MapDistillation needs a map `method` or a `kd_weight` > 0")
         if isinstance(teacher, Learner): teacher = teacher.model
         if int(map_every) != map_every or map_every < 1: raise ValueError(f"`map_every` must be an int >= 1, got {map_every!r}")
-        self.method = None if method is None else get_method(method, **(default_maps.get(method, {}) if isinstance(method, str) else {}))
+        self.method = None if method is None else get_method(method)
         name = getattr(self.method, 'name', None)
         weight = ifnone(weight, default_weights.get(name, 1.))
         if weight != 'auto' and not (isinstance(weight, (int, float)) and math.isfinite(weight) and weight >= 0): raise ValueError(

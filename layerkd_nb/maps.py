@@ -339,8 +339,11 @@ class DerivativeMaps(MapMethod):
 
 # %% ../nbs/02_maps.ipynb #f3587c7d
 class JacobianMaps(DerivativeMaps):
-    "Maps of |d target / d W_j| at the crucial weights; `target` the task loss (default), projected logits or the true-class logit"
+    "Maps of |d target / d W_j| at the crucial weights; `target` the projected logits (default), the task loss or the true-class logit"
     name = 'jacobian'
+    def __init__(self, target:str='logits', # one of `derivative_targets`: 'logits' (default), 'loss' or 'true_class'
+                 granularity:str='channel', # 'channel' (summed per output channel, default) or 'entry' (every weight entry)
+                ): super().__init__(target, granularity)
     @property
     def reads_loss_gradients(self)->bool:
         "Maps of the task loss's gradient: the student's can be read from the `.grad` of the learner's own backward"
@@ -351,6 +354,7 @@ class JacobianMaps(DerivativeMaps):
     def gradient_maps(self, grads:list)->list:
         "Maps of given derivatives (e.g. the `.grad` a backward of the target left on the crucial weights)"
         return [weight_map(g, self.granularity) for g in grads]
+
 
 # %% ../nbs/02_maps.ipynb #3ad59530
 def _native_train_batchnorm(model):
@@ -380,9 +384,9 @@ class HessianMaps(DerivativeMaps):
         "Convert the student's batch norms to `AutogradBatchNorm2d` (in place), so its map trains it"
         return convert_batchnorm(student)
     def batch_state(self, pairs): return dict(vectors=rademacher_like(self._weights(pairs, True)), **super().batch_state(pairs))
-    def derivative_of(self, pred, yb, loss_func, loss=None, seed=None, **state):
-        "The target's scalar; for 'gauss_newton', the logits with the task loss at `pred / T`"
-        if self.curvature == 'hessian': return super().derivative_of(pred, yb, loss_func, loss, seed, **state)
+    def derivative_of(self, pred, yb, loss_func, loss=None, seed=None, **state)->tuple:
+        "(logits, scalar), in both modes: 'hessian' differentiates the target's scalar twice; 'gauss_newton' the task loss at `pred / T` through `pred`"
+        if self.curvature == 'hessian': return pred, super().derivative_of(pred, yb, loss_func, loss, seed, **state)
         return pred, _task_loss(loss_func, pred / self.T, yb)
     def teacher_maps(self, teacher, pairs, xb, yb, loss_func, **state):
         "The frozen teacher's maps; its batch norms are `AutogradBatchNorm2d`s during the pass"
@@ -394,9 +398,10 @@ class HessianMaps(DerivativeMaps):
             "has no 3rd derivative for it. Call `HessianMaps().prepare(student)` (or `convert_batchnorm(student)`) once before "
             "training; `SyncBatchNorm` is not converted (with fastai's distributed training pass `sync_bn=False`).")
         weights = self._weights(pairs, student)
-        hs = (weight_hvp(target, weights, vectors, create_graph=create_graph, retain_graph=student, diagonal=self.diagonal)
+        pred, scalar = target   # `derivative_of`
+        hs = (weight_hvp(scalar, weights, vectors, create_graph=create_graph, retain_graph=student, diagonal=self.diagonal)
               if self.curvature == 'hessian' else
-              weight_gauss_newton_vp(*target, weights, vectors, create_graph=create_graph, retain_graph=student))
+              weight_gauss_newton_vp(pred, scalar, weights, vectors, create_graph=create_graph, retain_graph=student))
         return [weight_map(h, self.granularity) for h in hs]
 
     def __repr__(self):
