@@ -6,23 +6,28 @@ Docs: https://layerkd.github.io/layerkd_nb/cli.html.md"""
 
 # %% auto #0
 __all__ = ['experiment_folders', 'experiment_config', 'saved_config', 'check_out', 'folder_config', 'run_experiment',
-           'config_parser', 'cli_config', 'settings_line', 'resume_command', 'main', 'report_experiments']
+           'config_parser', 'infer_dataset', 'run_length', 'folder_settings', 'data_config', 'cli_config',
+           'settings_line', 'resume_command', 'main', 'report_experiments']
 
 # %% ../nbs/05d_cli.ipynb #ebc7f0a6
-import argparse, json, shlex, sys
+import argparse, json, math, shlex, sys
+from collections import Counter
 from functools import partial
 from dataclasses import asdict, replace, fields
 from pathlib import Path
-import pandas as pd
+import numpy as np, pandas as pd
+from PIL import Image
 from fastcore.basics import ifnone
 from fastcore.docments import docments
 from .config import *
-from .config import _number, _input_side
+from .config import _number, _input_side, _given
+from .data_folders import folder_items
 from .checkpoint import save_atomic
-from .runner import make_dls, get_teacher, train_run, run_dirs, live_bar
+from .runner import make_dls, get_teacher, train_run, run_dirs, live_bar, teacher_config
 import fastprogress.fastprogress as fastprogress_bars
 import matplotlib.pyplot as plt
 from .report import write_report, layerwise_runs, layerwise_verdict, control_verdict, verdict_markdown, plot_verdict
+from .data_layout import data_classes
 
 # %% ../nbs/05d_cli.ipynb #cb93e52f
 def experiment_folders(out, # a results folder
@@ -134,6 +139,55 @@ def config_parser()->argparse.ArgumentParser:
         if f.type is bool: settings.add_argument(name, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         else: settings.add_argument(name, dest=f.name, type=_option_type(f.type), metavar=f.name.upper(), help=text)
     return p
+
+# %% ../nbs/05d_cli.ipynb #68cd85ff
+def infer_dataset(data, # a dataset's root
+                 )->str: # a key of `DATASETS`
+    "The kind of dataset at `data`, from its layout: torchvision's CIFAR files, a COCO 2017 root, or train/ and valid|test/ class folders"
+    path = Path(data).expanduser()
+    if not path.is_dir(): raise FileNotFoundError(f"Data folder {path} does not exist: pass --data with the dataset's root")
+    for name, kind in (('cifar-10-batches-py', 'cifar10'), ('cifar-100-python', 'cifar100')):
+        if path.name == name or (path/name).is_dir(): return kind
+    if any((path/'annotations').glob('instances_*2017.json')): return 'coco'
+    if (path/'train').is_dir() and any((path/v).is_dir() for v in ('valid', 'test')): return 'folder'
+    raise ValueError(f"Cannot tell what dataset {path} is: expected torchvision's cifar-10-batches-py or cifar-100-python, "
+                     "a COCO 2017 root (annotations/instances_*2017.json), or train/<class>/ and valid/<class>/ (or test/) "
+                     "image folders: pass --dataset (dataset=...), or arrange the folder so")
+
+# %% ../nbs/05d_cli.ipynb #0418a4c0
+def run_length(n:int, # training images
+               steps:int=2000, # optimizer steps the run aims at
+              )->tuple: # (batch size, epochs)
+    "A batch size and a number of epochs suited to `n` training images"
+    bs = int(np.clip(2**int(math.log2(max(n/32, 1))), 16, 128))
+    return bs, int(np.clip(round(steps / math.ceil(n/bs)), 10, 100))
+
+# %% ../nbs/05d_cli.ipynb #5bdd7929
+def folder_settings(data, # an image folder: train/<class>/ and valid/<class>/ (or test/)
+                    n_train:int=None, # the students' training images; None: all of them
+                    max_side:int=224, # images larger than this are resized to it
+                   )->dict: # size, bs, epochs
+    "The image side, batch size and epochs suited to the image folder at `data`"
+    files = folder_items(data, 'train')[0]
+    sides = Counter()
+    for f in files[::max(1, len(files)//64)]:
+        with Image.open(f) as im: sides[max(im.size)] += 1
+    bs, epochs = run_length(min(n_train or len(files), len(files)))
+    return dict(size=min(sides.most_common(1)[0][0], max_side), bs=bs, epochs=epochs)
+
+# %% ../nbs/05d_cli.ipynb #879f38f8
+def data_config(data, # the dataset's root
+                dataset:str=None, # a key of `DATASETS`; None: from the layout (`infer_dataset`)
+                **overrides, # fields to change (None values are ignored)
+               )->ExperimentConfig:
+    "A config for the dataset at `data`: an image folder's `folder_settings`, results in `layerkd_runs/<its name>`, `overrides` on top"
+    given, path = _given(overrides), Path(data).expanduser()
+    dataset = ifnone(dataset, infer_dataset(path))
+    implied = dict(out=f'layerkd_runs/{path.resolve().name}')
+    if dataset == 'folder':
+        data_classes('folder', path)   # the layout's own messages first
+        implied.update(folder_settings(path, given.get('n_train')))
+    return ExperimentConfig(**{**implied, **given, 'dataset': dataset, 'data': str(data)})
 
 # %% ../nbs/05d_cli.ipynb #e87d2851
 def cli_config(preset:str=None, # a key of `PRESETS`

@@ -6,13 +6,11 @@ Docs: https://layerkd.github.io/layerkd_nb/config.html.md"""
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'DATASETS', 'PRESETS', 'grid',
-           'make_model', 'ExperimentConfig', 'config_for', 'epoch_of', 'milestone_epochs', 'check_config',
-           'infer_dataset', 'run_length', 'folder_settings', 'data_config', 'teacher_config', 'teacher_key']
+           'make_model', 'ExperimentConfig', 'config_for', 'epoch_of', 'milestone_epochs', 'map_options',
+           'check_config']
 
 # %% ../nbs/05a_config.ipynb #d28d5427
-import json, math, hashlib, dataclasses, warnings
-from collections import Counter
-from PIL import Image
+import math, inspect, dataclasses, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np, torch
@@ -21,9 +19,10 @@ from fastcore.basics import ifnone, listify
 import torchvision
 from .resnets import cifar_resnet10, cifar_resnet18, cifar_resnet34, imagenet_resnet34, imagenet_resnet50
 from .layers import layer_pairs
-from .maps import AttentionMaps, derivative_targets
-from .layerwise import RULES
-from .data_folders import folder_items
+from .maps import AttentionMaps, DerivativeMaps, HessianMaps, map_methods, get_method
+from .distill import default_maps   # (and 'input_jacobian' registered with `get_method`)
+from .layerwise import LayerwiseLR
+from .data_layout import data_classes
 
 # %% ../nbs/05a_config.ipynb #c304423c
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian', 'input_jacobian')   # every method a grid can run
@@ -100,12 +99,13 @@ class ExperimentConfig:
     grad_fraction:float=0.1 # `weight='auto'`: the map term's gradient norm as a fraction of the task loss's
     target:str=None # what Jacobian/Hessian maps differentiate: 'loss', 'logits', 'true_class'; None: the method's default
     granularity:str=None # Jacobian/Hessian map over every weight 'entry' or per output 'channel'; None: the method's default
-    curvature:str=None # Hessian maps: 'hessian' (exact product) or 'gauss_newton' (J^T H_out J z of the loss at logits / `T`); None: the default
+    curvature:str=None # Hessian maps: 'hessian' (exact product) or 'gauss_newton' (J^T H_out J z of the loss at logits / `curvature_T`); None: the default
+    curvature_T:float=None # Gauss-Newton softening: its H_out is the task loss's at logits / `curvature_T`; None: `T`
     map_kd_weight:float=0. # Hinton term added to the map methods' runs (0: off)
     scale_every:bool=False # multiply the map term by `map_every` on mapped batches
     grad_norm_every:int=0 # record the gradient norms of task loss and map term every this many mapped batches
     kd_weight:float=1. # weight of the Hinton term in `kd` runs
-    T:float=4. # Hinton temperature
+    T:float=4. # Hinton's temperature (and the Gauss-Newton softening unless `curvature_T` is set)
     map_every:int=1 # maps on every k-th batch (attention, jacobian)
     hessian_map_every:int=None # k for Hessian runs; None: `map_every`
     every:int|float=0.125 # `LayerwiseLR` interval: epochs (int) or fraction of the run (float < 1)
@@ -204,36 +204,6 @@ def milestone_epochs(milestones:list, # epochs (ints) or fractions of the run (f
     if res != sorted(res): raise ValueError(f"milestones {list(milestones)} -> epochs {res}: need increasing epochs")
     return res, notes
 
-# %% ../nbs/05a_config.ipynb #0bf83895
-def _cifar_classes(path:Path)->int:
-    "Number of classes of a CIFAR copy at `path` (folder or torchvision layout), from its folder names"
-    if (path/'train').is_dir():
-        if not any((path/v).is_dir() for v in ('valid', 'test')):
-            raise ValueError(f"{path} has train/ but no valid/ or test/ folder: the folder layout needs both")
-        return sum(d.is_dir() for d in (path/'train').iterdir())
-    for root in (path, path.parent):
-        if (root/'cifar-10-batches-py').is_dir() or root.name == 'cifar-10-batches-py': return 10
-        if (root/'cifar-100-python').is_dir() or root.name == 'cifar-100-python': return 100
-    raise ValueError(f"{path} is not a CIFAR copy: expected train/ and test/ class folders (fastai's URLs.CIFAR) "
-                     "or torchvision's cifar-10-batches-py / cifar-100-python folder")
-
-# %% ../nbs/05a_config.ipynb #1ba07c98
-def _data_classes(c)->int:
-    "Number of classes the data at `c.data` has (checks the layout)"
-    if c.dataset == 'digits': return 10
-    if c.data is None: raise ValueError(f"dataset {c.dataset!r} needs a data folder: pass --data PATH (data=...)")
-    path = Path(c.data).expanduser()
-    if not path.exists(): raise FileNotFoundError(f"Data folder {path} does not exist: pass --data with the dataset's root")
-    if c.dataset in ('cifar10', 'cifar100'): return _cifar_classes(path)
-    if c.dataset == 'folder':
-        if not (path/'train').is_dir() or not any((path/v).is_dir() for v in ('valid', 'test')):
-            raise ValueError(f"{path} needs train/<class>/ and valid/<class>/ (or test/<class>/) image folders")
-        return sum(d.is_dir() for d in (path/'train').iterdir())
-    missing = [str(path/f) for f in ('annotations/instances_train2017.json', 'annotations/instances_val2017.json',
-                                    'train2017', 'val2017') if not (path/f).exists()]
-    if missing: raise ValueError(f"{path} is not a COCO 2017 root: missing {missing}")
-    return len(json.loads((path/'annotations/instances_val2017.json').read_text())['categories'])
-
 # %% ../nbs/05a_config.ipynb #b29443d0
 def _check_values(c:ExperimentConfig):
     "One clear error naming the first setting of `c` outside its range"
@@ -248,14 +218,12 @@ def _check_values(c:ExperimentConfig):
     need('grad_norm_every', lambda v: integer(v) and v >= 0, 'an int >= 0 (0: never)')
     need('teacher_seed', integer, 'an int')
     for k in ('lr', 'gamma', 'T', 'grad_fraction'): need(k, lambda v: number(v) and v > 0, 'a number > 0')
-    for k in ('teacher_lr', 'teacher_gamma'): need(k, lambda v: v is None or (number(v) and v > 0), 'a number > 0 (or None)')
+    for k in ('teacher_lr', 'teacher_gamma', 'curvature_T'): need(k, lambda v: v is None or (number(v) and v > 0), 'a number > 0 (or None)')
     for k in ('wd', 'kd_weight', 'map_kd_weight'): need(k, lambda v: number(v) and v >= 0, 'a number >= 0')
-    for k in ('mom', 'beta'): need(k, lambda v: number(v) and 0 <= v <= 1, 'a number in [0, 1]')
-    need('every', lambda v: (integer(v) and v >= 1) or (isinstance(v, float) and 0 < v < 1),
-         'an int >= 1 (epochs) or a float in (0, 1) (fraction of the run)')
+    need('mom', lambda v: number(v) and 0 <= v <= 1, 'a number in [0, 1]')
+    for k in ('beta', 'power'): need(k, number, 'a number')   # their ranges: `LayerwiseLR`'s (`_check_layerwise`)
     need('clip', lambda v: v is None or (len(v) == 2 and all(number(x) for x in v) and 0 < v[0] <= v[1]),
          'None or (lowest, highest) with 0 < lowest <= highest')
-    need('scope', lambda v: v in ('layer', 'stage'), "'layer' or 'stage'")
     for k in ('scale_every', 'shared'): need(k, lambda v: isinstance(v, bool), 'True or False')
     need('out', lambda v: isinstance(v, (str, Path)) and str(v) != '', 'a folder')
 
@@ -264,14 +232,17 @@ def _input_side(c:ExperimentConfig)->int:
     "Side of the images the models get (None: a folder kept at its images' size)"
     return dict(digits=c.size or 32, cifar10=32, cifar100=32, coco=c.size or 224).get(c.dataset, c.size)
 
-# %% ../nbs/05a_config.ipynb #99c8aee5
-def check_config(c:ExperimentConfig, # the configuration to check
-                 data:bool=True, # check the data folder and take `n_classes` from it; False: trust `c.n_classes` (reading saved results)
-                )->ExperimentConfig: # a normalised copy
-    "A normalised copy of `c`; raises one clear error for anything that would fail later"
-    c = dataclasses.replace(c, methods=_tuple(c.methods, name='methods'), lr_modes=_tuple(c.lr_modes, name='lr_modes'),
-                            seeds=_tuple(c.seeds, int, 'seeds'), milestones=_tuple(c.milestones, _number, 'milestones'),
-                            clip=None if c.clip is None else _tuple(c.clip, _number, 'clip'))
+# %% ../nbs/05a_config.ipynb #acaa7931
+_LISTS = dict(methods=str, lr_modes=str, seeds=int, milestones=_number, clip=_number, lr_multipliers=float)   # list fields: items' type
+
+def _normalised(c:ExperimentConfig)->ExperimentConfig:
+    "`c` with its list fields (`_LISTS`) as tuples of their items' type"
+    return dataclasses.replace(c, **{k: None if v is None and k in ('clip', 'lr_multipliers') else _tuple(v, conv, k)
+                                     for k, conv in _LISTS.items() for v in [getattr(c, k)]})
+
+# %% ../nbs/05a_config.ipynb #15fb2a09
+def _check_names(c:ExperimentConfig): # normalised (`_normalised`)
+    "One clear error for a name of `c` that is not one of its choices: dataset, methods, LR modes, archs, optimizer, schedules"
     def bad(what, got, allowed): return ValueError(f"Unknown {what} {got}; use {', '.join(allowed)}")
     if c.dataset not in DATASETS: raise bad('dataset', repr(c.dataset), DATASETS)
     if u := [m for m in c.methods if m not in METHODS]: raise bad('method(s)', u, METHODS)
@@ -281,35 +252,71 @@ def check_config(c:ExperimentConfig, # the configuration to check
         f"No run to do: 'layerwise' needs a map method (attention, jacobian, hessian), got methods {list(c.methods)}")
     for a in (c.teacher, c.student):
         if a not in ARCHS and not a.startswith(('torchvision/', 'timm/')): raise bad('architecture', repr(a), [*ARCHS, 'torchvision/NAME', 'timm/NAME'])
-    if c.rule not in RULES: raise bad('LayerwiseLR rule', repr(c.rule), tuple(RULES))   # the callback's registry
-    if not c.power > 0: raise ValueError(f"power (the LayerwiseLR sharpness) must be > 0, got {c.power}")
     if c.opt not in ('sgd', 'adam'): raise bad('optimizer', repr(c.opt), ('sgd', 'adam'))
     for k in ('teacher_lr_mode', 'layerwise_base'):
         if getattr(c, k) not in ('constant', 'multistep'): raise bad(k, repr(getattr(c, k)), ('constant', 'multistep'))
-    if c.weight not in (None, 'auto'):
-        try: c = dataclasses.replace(c, weight=float(c.weight))
-        except (TypeError, ValueError): raise ValueError(f"weight (the map-loss lambda) must be a number >= 0 or 'auto', got {c.weight!r}")
-        if not c.weight >= 0 or not math.isfinite(c.weight): raise ValueError(f"weight (the map-loss lambda) must be a number >= 0 or 'auto', got {c.weight}")
-    if c.target not in (None, *derivative_targets): raise bad('derivative target', repr(c.target), derivative_targets)
-    if c.granularity not in (None, 'entry', 'channel'): raise bad('map granularity', repr(c.granularity), ('entry', 'channel'))
-    if c.curvature not in (None, 'hessian', 'gauss_newton'): raise bad('curvature', repr(c.curvature), ('hessian', 'gauss_newton'))
-    if c.lr_multipliers is not None:
-        c = dataclasses.replace(c, lr_multipliers=_tuple(c.lr_multipliers, float, 'lr_multipliers'))
-        if len(c.lr_multipliers) != c.epochs or not all(math.isfinite(m) and m > 0 for m in c.lr_multipliers): raise ValueError(
-            f"lr_multipliers must be {c.epochs} numbers > 0, one per epoch, got {list(c.lr_multipliers)}")
-        if 'constant' in c.lr_modes or ('layerwise' in c.lr_modes and c.layerwise_base != 'multistep'): raise ValueError(
-            "lr_multipliers scale the multi-step schedule: use lr_modes multistep (or layerwise over layerwise_base multistep)")
-    _check_values(c)
+
+# %% ../nbs/05a_config.ipynb #26c89d0f
+def _check_layerwise(c:ExperimentConfig):
+    "`LayerwiseLR`'s options of `c` (`every`, `beta`, `rule`, `scope`, `power`, `shared`) checked by the callback itself"
+    LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power, shared=c.shared)
+
+# %% ../nbs/05a_config.ipynb #06a5dc1a
+def map_options(c:ExperimentConfig, # a checked config
+                method:str, # one of `METHODS`
+               )->dict: # {}: the class's own defaults
+    "What `c` sets of the options `method`'s map class takes: `target`, `granularity`, `curvature` (with `T`: the Gauss-Newton softening)"
+    if method not in map_methods: return {}
+    takes = inspect.signature(map_methods[method]).parameters
+    spec = {k: getattr(c, k) for k in ('target', 'granularity', 'curvature') if k in takes and getattr(c, k) is not None}
+    if 'curvature' in spec: spec['T'] = ifnone(c.curvature_T, c.T)
+    return spec
+
+# %% ../nbs/05a_config.ipynb #4b148629
+def _check_maps(c:ExperimentConfig): # normalised (`_normalised`)
+    "The map options of `c` checked by the map classes themselves: their values, whatever the methods, and each method's maps as a run builds them"
+    DerivativeMaps(**{k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None})
+    if c.curvature is not None: HessianMaps(curvature=c.curvature)
+    for m in c.methods:
+        if spec := map_options(c, m): get_method(m, **{**default_maps.get(m, {}), **spec})
+
+# %% ../nbs/05a_config.ipynb #f75bd6ee
+def _weight(c:ExperimentConfig)->float|str:
+    "`c.weight` read: a number >= 0, 'auto' or None"
+    if c.weight in (None, 'auto'): return c.weight
+    try: w = float(c.weight)
+    except (TypeError, ValueError): raise ValueError(f"weight (the map-loss lambda) must be a number >= 0 or 'auto', got {c.weight!r}") from None
+    if not w >= 0 or not math.isfinite(w): raise ValueError(f"weight (the map-loss lambda) must be a number >= 0 or 'auto', got {w}")
+    return w
+
+# %% ../nbs/05a_config.ipynb #519b91a6
+def _check_lr_multipliers(c:ExperimentConfig): # normalised (`_normalised`)
+    "`lr_multipliers`, when given: one factor > 0 per epoch, on a multi-step schedule"
+    if c.lr_multipliers is None: return
+    if len(c.lr_multipliers) != c.epochs or not all(math.isfinite(m) and m > 0 for m in c.lr_multipliers): raise ValueError(
+        f"lr_multipliers must be {c.epochs} numbers > 0, one per epoch, got {list(c.lr_multipliers)}")
+    if 'constant' in c.lr_modes or ('layerwise' in c.lr_modes and c.layerwise_base != 'multistep'): raise ValueError(
+        "lr_multipliers scale the multi-step schedule: use lr_modes multistep (or layerwise over layerwise_base multistep)")
+
+# %% ../nbs/05a_config.ipynb #43daa996
+def _check_milestones(c:ExperimentConfig): # normalised (`_normalised`)
+    "Milestones on epochs inside the run; a warning for each fraction dropped or merged (the students' and the teacher's)"
     ms, notes = milestone_epochs(c.milestones, c.epochs)
     if any(not 0 < m < c.epochs for m in ms):
         raise ValueError(f"milestones {list(c.milestones)} -> epochs {ms}: need increasing epochs in 1..{c.epochs-1}")
     notes += [f"teacher: {n}" for n in milestone_epochs(c.milestones, ifnone(c.teacher_epochs, c.epochs))[1]]
     for n in notes: warnings.warn(n)
+
+# %% ../nbs/05a_config.ipynb #24a50273
+def _class_count(c:ExperimentConfig, # normalised (`_normalised`)
+                 data:bool=True, # read it from the data folder (`data_classes`); False: `c.n_classes` or the dataset's
+                )->int:
+    "The number of classes of `c`'s data, checked against the dataset's and `n_classes`"
     if c.dataset == 'digits' and (c.size or 32) % 8: raise ValueError(f"digits size must be a multiple of 8, got {c.size}")
     if data and c.dataset == 'digits' and c.data is not None: raise ValueError(
         f"dataset 'digits' takes no data folder, got {c.data}: pass --dataset (folder, cifar10, cifar100, coco), "
         "or leave --dataset and --preset out to have it read from the folder's layout")
-    if data: n = _data_classes(c)
+    if data: n = data_classes(c.dataset, c.data)
     elif (n := ifnone(c.n_classes, dict(digits=10, cifar10=10, cifar100=100).get(c.dataset))) is None:
         raise ValueError(f"n_classes is not set and dataset {c.dataset!r} has no fixed class count: set n_classes (or check with the data)")
     expected = dict(cifar10=10, cifar100=100).get(c.dataset, c.n_classes)
@@ -317,97 +324,28 @@ def check_config(c:ExperimentConfig, # the configuration to check
         raise ValueError(f"dataset {c.dataset!r} needs {expected} classes but {c.data or 'the data'} has {n}: "
                          f"point --data at the right copy, change --dataset, or leave n_classes out")
     if n < 2: raise ValueError(f"{c.data} has {n} class(es): a classifier needs at least 2 (a folder per class in train/)")
-    c = dataclasses.replace(c, n_classes=n)
-    if c.dataset == 'coco' and c.n_train: raise ValueError("n_train/n_valid subsets are for in-memory datasets, not coco")
-    student = make_model(c.student, n, c.width)
-    teacher = make_model(c.teacher, n, ifnone(c.teacher_width, c.width))
+    return n
+
+# %% ../nbs/05a_config.ipynb #f8b98085
+def _check_models(c:ExperimentConfig): # with its `n_classes`
+    "Build student and teacher: their crucial layers must pair (weight shapes for Jacobian/Hessian maps), and their attention maps match"
+    student, teacher = make_model(c.student, c.n_classes, c.width), make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width))
     sample = torch.zeros(2, 3, _input_side(c) or 32, _input_side(c) or 32)   # to probe models that are not ResNet-style
     if any(m not in ('none', 'kd') for m in c.methods):
         pairs = layer_pairs(student, teacher, sample, same_shape=any(m in ('jacobian', 'hessian') for m in c.methods))
     if 'attention' in c.methods and _input_side(c):   # stage outputs of the same size, or the first batch would fail
         AttentionMaps().check(student, teacher, pairs, sample[:1])
+
+# %% ../nbs/05a_config.ipynb #3174a40f
+def check_config(c:ExperimentConfig, # the configuration to check
+                 data:bool=True, # check the data folder and take `n_classes` from it; False: trust `c.n_classes` (reading saved results)
+                )->ExperimentConfig: # a normalised copy
+    "A normalised copy of `c`; raises one clear error for anything that would fail later"
+    c = _normalised(c)
+    _check_names(c)
+    c = dataclasses.replace(c, weight=_weight(c))
+    _check_values(c); _check_layerwise(c); _check_maps(c); _check_lr_multipliers(c); _check_milestones(c)
+    c = dataclasses.replace(c, n_classes=_class_count(c, data))
+    if c.dataset == 'coco' and c.n_train: raise ValueError("n_train/n_valid subsets are for in-memory datasets, not coco")
+    _check_models(c)
     return c
-
-# %% ../nbs/05a_config.ipynb #68cd85ff
-def infer_dataset(data, # a dataset's root
-                 )->str: # a key of `DATASETS`
-    "The kind of dataset at `data`, from its layout: torchvision's CIFAR files, a COCO 2017 root, or train/ and valid|test/ class folders"
-    path = Path(data).expanduser()
-    if not path.is_dir(): raise FileNotFoundError(f"Data folder {path} does not exist: pass --data with the dataset's root")
-    for name, kind in (('cifar-10-batches-py', 'cifar10'), ('cifar-100-python', 'cifar100')):
-        if path.name == name or (path/name).is_dir(): return kind
-    if any((path/'annotations').glob('instances_*2017.json')): return 'coco'
-    if (path/'train').is_dir() and any((path/v).is_dir() for v in ('valid', 'test')): return 'folder'
-    raise ValueError(f"Cannot tell what dataset {path} is: expected torchvision's cifar-10-batches-py or cifar-100-python, "
-                     "a COCO 2017 root (annotations/instances_*2017.json), or train/<class>/ and valid/<class>/ (or test/) "
-                     "image folders: pass --dataset (dataset=...), or arrange the folder so")
-
-# %% ../nbs/05a_config.ipynb #0418a4c0
-def run_length(n:int, # training images
-               steps:int=2000, # optimizer steps the run aims at
-              )->tuple: # (batch size, epochs)
-    "A batch size and a number of epochs suited to `n` training images"
-    bs = int(np.clip(2**int(math.log2(max(n/32, 1))), 16, 128))
-    return bs, int(np.clip(round(steps / math.ceil(n/bs)), 10, 100))
-
-# %% ../nbs/05a_config.ipynb #5bdd7929
-def folder_settings(data, # an image folder: train/<class>/ and valid/<class>/ (or test/)
-                    n_train:int=None, # the students' training images; None: all of them
-                    max_side:int=224, # images larger than this are resized to it
-                   )->dict: # size, bs, epochs
-    "The image side, batch size and epochs suited to the image folder at `data`"
-    files = folder_items(data, 'train')[0]
-    sides = Counter()
-    for f in files[::max(1, len(files)//64)]:
-        with Image.open(f) as im: sides[max(im.size)] += 1
-    bs, epochs = run_length(min(n_train or len(files), len(files)))
-    return dict(size=min(sides.most_common(1)[0][0], max_side), bs=bs, epochs=epochs)
-
-# %% ../nbs/05a_config.ipynb #879f38f8
-def data_config(data, # the dataset's root
-                dataset:str=None, # a key of `DATASETS`; None: from the layout (`infer_dataset`)
-                **overrides, # fields to change (None values are ignored)
-               )->ExperimentConfig:
-    "A config for the dataset at `data`: an image folder's `folder_settings`, results in `layerkd_runs/<its name>`, `overrides` on top"
-    given, path = _given(overrides), Path(data).expanduser()
-    dataset = ifnone(dataset, infer_dataset(path))
-    implied = dict(out=f'layerkd_runs/{path.resolve().name}')
-    if dataset == 'folder':
-        _data_classes(ExperimentConfig(dataset='folder', data=str(path)))   # the layout's own messages first
-        implied.update(folder_settings(path, given.get('n_train')))
-    return ExperimentConfig(**{**implied, **given, 'dataset': dataset, 'data': str(data)})
-
-# %% ../nbs/05a_config.ipynb #e1dbae47
-def teacher_config(c:ExperimentConfig)->ExperimentConfig:
-    "`c` with the teacher's own settings: its training subset as `n_train`, its `lr` and `gamma` where given, no `lr_multipliers`"
-    return dataclasses.replace(c, n_train=c.n_train if c.teacher_n_train is None else c.teacher_n_train or None,
-                               lr=ifnone(c.teacher_lr, c.lr), gamma=ifnone(c.teacher_gamma, c.gamma),
-                               lr_multipliers=None)   # a students' lr trajectory is not the teacher's
-
-# %% ../nbs/05a_config.ipynb #7ea50001
-def _teacher_settings(c:ExperimentConfig)->dict:
-    "The settings `c`'s teacher depends on, besides its data"
-    keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
-            'milestones', 'gamma', 'teacher_seed', 'teacher_lr_mode')
-    d = {k: getattr(teacher_config(c), k) for k in keys}
-    return d | dict(width=ifnone(c.teacher_width, c.width), epochs=ifnone(c.teacher_epochs, c.epochs))
-
-# %% ../nbs/05a_config.ipynb #7ea50003
-def _recorded_teacher_key(c:ExperimentConfig)->str:
-    "The key of a cached teacher recorded with `c`'s teacher settings and data path (for when the data is not here); None: none"
-    names, settings = {f.name for f in fields(ExperimentConfig)}, json.dumps(_teacher_settings(c), sort_keys=True, default=str)
-    for f in sorted(Path(ifnone(c.teacher_dir, c.out)).glob(f'teachers/{c.teacher}-*/results.json')):
-        rec = json.loads(f.read_text()).get('config') or {}
-        r = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in rec.items() if k in names})
-        if r.data == c.data and json.dumps(_teacher_settings(r), sort_keys=True, default=str) == settings:
-            return f.parent.name.removeprefix(f'{c.teacher}-')
-
-# %% ../nbs/05a_config.ipynb #c135ca1f
-from .data import data_fingerprint
-
-def teacher_key(c:ExperimentConfig)->str:
-    "Hash of the teacher's settings and of what its data is (`data_fingerprint`), wherever the data lies"
-    if c.data and not Path(c.data).expanduser().exists():   # reading results without the data: the teacher recorded with it
-        return _recorded_teacher_key(c) or hashlib.sha1(f'{c.data} is not here'.encode()).hexdigest()[:10]
-    d = _teacher_settings(c) | dict(data=data_fingerprint(c.dataset, c.data) if c.data else None)
-    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]

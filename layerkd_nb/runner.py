@@ -6,11 +6,11 @@ Docs: https://layerkd.github.io/layerkd_nb/runner.html.md"""
 
 # %% auto #0
 __all__ = ['make_dls', 'mean_average_precision', 'task_setup', 'RunResults', 'write_results', 'read_results', 'load_runs',
-           'run_finished', 'run_dirs', 'grid_finished', 'teacher_dirs', 'make_learner', 'DivergenceStop', 'live_bar',
-           'EpochLines', 'train_run', 'get_teacher']
+           'run_finished', 'run_dirs', 'grid_finished', 'teacher_config', 'teacher_key', 'teacher_dirs', 'make_learner',
+           'DivergenceStop', 'live_bar', 'EpochLines', 'train_run', 'get_teacher']
 
 # %% ../nbs/05b_runner.ipynb #5f2b57a6
-import dataclasses, json, random, shutil, sys
+import dataclasses, hashlib, json, random, shutil, sys
 from dataclasses import dataclass, field, asdict, fields
 from functools import partial
 from contextlib import nullcontext
@@ -29,7 +29,7 @@ from fastai.metrics import accuracy, accuracy_multi, F1ScoreMulti, AccumMetric, 
 from fastai.optimizer import SGD, Adam
 from fastai.torch_core import set_seed
 from fastai.data.core import DataLoaders
-from .data import digits_dls, cifar_dls, folder_dls, coco_dls, subset_dls
+from .data import digits_dls, cifar_dls, folder_dls, coco_dls, subset_dls, data_fingerprint
 from .resnets import load_checkpoint
 from .maps import get_method
 from .schedules import *   # `Learner.fit_multistep`
@@ -136,6 +136,39 @@ def grid_finished(c:ExperimentConfig, # a checked config
     "Whether every student run of `c`'s grid has ended (`run_finished`): `run_experiment(c, resume=True)` would train nothing"
     return all(run_finished(run_dirs(c, *r)[0]) for r in grid(c.methods, c.lr_modes, c.seeds))
 
+# %% ../nbs/05b_runner.ipynb #e1dbae47
+def teacher_config(c:ExperimentConfig)->ExperimentConfig:
+    "`c` with the teacher's own settings: its training subset as `n_train`, its `lr` and `gamma` where given, no `lr_multipliers`"
+    return dataclasses.replace(c, n_train=c.n_train if c.teacher_n_train is None else c.teacher_n_train or None,
+                               lr=ifnone(c.teacher_lr, c.lr), gamma=ifnone(c.teacher_gamma, c.gamma),
+                               lr_multipliers=None)   # a students' lr trajectory is not the teacher's
+
+# %% ../nbs/05b_runner.ipynb #7ea50001
+def _teacher_settings(c:ExperimentConfig)->dict:
+    "The settings `c`'s teacher depends on, besides its data"
+    keys = ('dataset', 'n_classes', 'size', 'n_train', 'n_valid', 'teacher', 'bs', 'lr', 'opt', 'mom', 'wd',
+            'milestones', 'gamma', 'teacher_seed', 'teacher_lr_mode')
+    d = {k: getattr(teacher_config(c), k) for k in keys}
+    return d | dict(width=ifnone(c.teacher_width, c.width), epochs=ifnone(c.teacher_epochs, c.epochs))
+
+# %% ../nbs/05b_runner.ipynb #7ea50003
+def _recorded_teacher_key(c:ExperimentConfig)->str:
+    "The key of a cached teacher recorded with `c`'s teacher settings and data path (for when the data is not here); None: none"
+    names, settings = {f.name for f in fields(ExperimentConfig)}, json.dumps(_teacher_settings(c), sort_keys=True, default=str)
+    for f in sorted(Path(ifnone(c.teacher_dir, c.out)).glob(f'teachers/{c.teacher}-*/results.json')):
+        rec = json.loads(f.read_text()).get('config') or {}
+        r = ExperimentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in rec.items() if k in names})
+        if r.data == c.data and json.dumps(_teacher_settings(r), sort_keys=True, default=str) == settings:
+            return f.parent.name.removeprefix(f'{c.teacher}-')
+
+# %% ../nbs/05b_runner.ipynb #c135ca1f
+def teacher_key(c:ExperimentConfig)->str:
+    "Hash of the teacher's settings and of what its data is (`data_fingerprint`), wherever the data lies"
+    if c.data and not Path(c.data).expanduser().exists():   # reading results without the data: the teacher recorded with it
+        return _recorded_teacher_key(c) or hashlib.sha1(f'{c.data} is not here'.encode()).hexdigest()[:10]
+    d = _teacher_settings(c) | dict(data=data_fingerprint(c.dataset, c.data) if c.data else None)
+    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
 # %% ../nbs/05b_runner.ipynb #43478035
 def teacher_dirs(c:ExperimentConfig)->tuple: # (results folder, checkpoint folder)
     "The folders of `c`'s teacher: in `teacher_dir` (shared by grids) or `out`, named by `teacher_key`"
@@ -169,9 +202,8 @@ def make_learner(c:ExperimentConfig, # a checked config
     if c.n_classes is not None and (n := _outputs(teacher, _input_side(c) or 32)) != c.n_classes: raise ValueError(
         f"The teacher has {n} outputs but the data has {c.n_classes} classes: distil from a teacher trained on these classes")
     map_every = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
-    spec = {k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None}
-    if method == 'hessian' and c.curvature is not None: spec.update(curvature=c.curvature, T=c.T)
-    map_method = None if method == 'kd' else get_method(method, **{**default_maps.get(method, {}), **spec}) if spec and method != 'attention' else method
+    spec = map_options(c, method)   # what the config sets of the options the method's class takes
+    map_method = None if method == 'kd' else get_method(method, **{**default_maps.get(method, {}), **spec}) if spec else method
     cbs = [MapDistillation(teacher, map_method, weight=c.weight, map_every=map_every, T=c.T, scale_every=c.scale_every,
                            kd_weight=c.kd_weight if method == 'kd' else c.map_kd_weight, grad_fraction=c.grad_fraction,
                            grad_norm_every=c.grad_norm_every)]
