@@ -20,7 +20,7 @@ import torchvision
 from .resnets import cifar_resnet10, cifar_resnet18, cifar_resnet34, imagenet_resnet34, imagenet_resnet50
 from .layers import layer_pairs
 from .maps import AttentionMaps, DerivativeMaps, HessianMaps, map_methods, get_method
-from .distill import default_maps   # (and 'input_jacobian' registered with `get_method`)
+from .input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
 from .layerwise import LayerwiseLR
 from .data_layout import data_classes
 
@@ -278,7 +278,7 @@ def _check_maps(c:ExperimentConfig): # normalised (`_normalised`)
     DerivativeMaps(**{k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None})
     if c.curvature is not None: HessianMaps(curvature=c.curvature)
     for m in c.methods:
-        if spec := map_options(c, m): get_method(m, **{**default_maps.get(m, {}), **spec})
+        if m in map_methods: get_method(m, **map_options(c, m))   # the maps a run of `m` builds
 
 # %% ../nbs/05a_config.ipynb #f75bd6ee
 def _weight(c:ExperimentConfig)->float|str:

@@ -34,7 +34,7 @@ from .resnets import load_checkpoint
 from .maps import get_method
 from .schedules import *   # `Learner.fit_multistep`
 from .checkpoint import EpochCheckpoint, save_atomic, saved_epoch, load_resumable
-from .distill import MapDistillation, default_maps
+from .distill import MapDistillation
 from .layerwise import LayerwiseLR
 from .config import *
 from .config import _input_side
@@ -202,8 +202,7 @@ def make_learner(c:ExperimentConfig, # a checked config
     if c.n_classes is not None and (n := _outputs(teacher, _input_side(c) or 32)) != c.n_classes: raise ValueError(
         f"The teacher has {n} outputs but the data has {c.n_classes} classes: distil from a teacher trained on these classes")
     map_every = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
-    spec = map_options(c, method)   # what the config sets of the options the method's class takes
-    map_method = None if method == 'kd' else get_method(method, **{**default_maps.get(method, {}), **spec}) if spec else method
+    map_method = None if method == 'kd' else get_method(method, **map_options(c, method))   # the class's defaults, `c`'s options
     cbs = [MapDistillation(teacher, map_method, weight=c.weight, map_every=map_every, T=c.T, scale_every=c.scale_every,
                            kd_weight=c.kd_weight if method == 'kd' else c.map_kd_weight, grad_fraction=c.grad_fraction,
                            grad_norm_every=c.grad_norm_every)]
