@@ -15,7 +15,7 @@ import torch
 from fastcore.all import *
 from fastai.data.all import *
 from fastai.vision.all import ImageBlock, RandomResizedCrop, imagenet_stats
-from .data_folders import _item_dls, _data_root, _image_sizes
+from .data_folders import item_dls, data_root, image_sizes
 
 # %% ../nbs/00d_data_coco.ipynb #c0c00001
 def _coco_split(path:Path, # COCO root
@@ -65,15 +65,15 @@ def coco_dls(path, # COCO 2017 root: `annotations/instances_{train,val}2017.json
     train, vocab = coco_items(path, 'train', unlabelled)
     valid, vocab_v = coco_items(path, 'val', unlabelled)
     if vocab_v != vocab: raise ValueError(f"The train and val annotation files of {path} have different categories")
-    return _item_dls(train+valid, len(train), (ImageBlock, MultiCategoryBlock(encoded=True, vocab=vocab)),
+    return item_dls(train+valid, len(train), (ImageBlock, MultiCategoryBlock(encoded=True, vocab=vocab)),
                      bs, RandomResizedCrop(size), stats, num_workers)
 
 # %% ../nbs/00d_data_coco.ipynb #c0c00003
 def coco_fingerprint(path, # COCO 2017 root: `annotations/instances_{train,val}2017.json`, `train2017/`, `val2017/`
                     )->str:
     "What a COCO 2017 copy is, wherever it lies: a hash of its annotation files' and images' names and byte sizes"
-    path, rows = _data_root(path), []
+    path, rows = data_root(path), []
     for split in ('train', 'val'):
         jf, img_dir = _coco_split(path, split)
-        rows += [(jf.relative_to(path).as_posix(), jf.stat().st_size), *_image_sizes(path, img_dir.name)]
+        rows += [(jf.relative_to(path).as_posix(), jf.stat().st_size), *image_sizes(path, img_dir.name)]
     return hashlib.sha1(json.dumps(rows).encode()).hexdigest()

@@ -12,12 +12,12 @@ from typing import NamedTuple
 import torch
 from torch import nn, Tensor
 from fastcore.basics import tuplify
-from .resnets import LayerPair, match_layers, _unwrap, _shape, STAGES
+from .resnets import LayerPair, match_layers, unwrap_model, conv_shape, STAGES
 
 # %% ../nbs/01a_layers.ipynb #b712419f
 def _probe(model:nn.Module, xb)->list:
     "(name, module, (H, W) or None) of every named module of `model`, in the order their forwards finish"
-    model, records = _unwrap(model), []
+    model, records = unwrap_model(model), []
     in_h, in_w = tuplify(xb)[0].shape[2:]
     def spatial(out):   # (H, W) of an NCHW feature map; None for other outputs and channels-last (NHWC) ones
         if not (isinstance(out, Tensor) and out.dim() == 4): return None
@@ -61,7 +61,7 @@ def probe_stages(model:nn.Module, # any CNN (possibly DDP/DataParallel-wrapped)
         area = r[2][0] * r[2][1]
         if area >= largest_after: main.append((i, r)); largest_after = area
     main.reverse()
-    if not main: raise ValueError(f"{type(_unwrap(model)).__name__} produced no 4-d feature map for input of shape "
+    if not main: raise ValueError(f"{type(unwrap_model(model)).__name__} produced no 4-d feature map for input of shape "
                                   f"{tuple(tuplify(xb)[0].shape)}: it is not a CNN whose stages can be found by probing")
     firsts = [k for k in range(len(main)) if k == 0 or main[k-1][1][2] != main[k][1][2]]   # first main record of each resolution
     firsts = firsts[max(0, len(firsts) - n_stages):]
@@ -112,15 +112,15 @@ def probe_pairs(student:nn.Module, # any CNN
     res = []
     for j, (s, t) in enumerate(zip(s_stages, t_stages), 1):
         (sn, sc), (tn, tc) = stage_crucial_conv(s), stage_crucial_conv(t)
-        if same_shape and _shape(sc) != _shape(tc):
-            found = next(((a, c, b, d) for a, c in stage_convs(s) for b, d in stage_convs(t) if _shape(c) == _shape(d)), None)
+        if same_shape and conv_shape(sc) != conv_shape(tc):
+            found = next(((a, c, b, d) for a, c in stage_convs(s) for b, d in stage_convs(t) if conv_shape(c) == conv_shape(d)), None)
             if found is None:
-                def shapes(st): return ', '.join(dict.fromkeys(str(_shape(c)) for _, c in stage_convs(st)))
+                def shapes(st): return ', '.join(dict.fromkeys(str(conv_shape(c)) for _, c in stage_convs(st)))
                 raise ValueError(
                     f"Stage {j} (student {s.output_name} at {'x'.join(map(str, s.size))}, teacher {t.output_name}): no student "
                     f"conv has the weight shape of a teacher conv, so Jacobian/Hessian maps cannot compare them.\n"
-                    f"  student ({type(_unwrap(student)).__name__}) conv shapes: {shapes(s)}\n"
-                    f"  teacher ({type(_unwrap(teacher)).__name__}) conv shapes: {shapes(t)}\n"
+                    f"  student ({type(unwrap_model(student)).__name__}) conv shapes: {shapes(s)}\n"
+                    f"  teacher ({type(unwrap_model(teacher)).__name__}) conv shapes: {shapes(t)}\n"
                     "Use attention maps, name comparable convs with `pairs=[(student_name, teacher_name), ...]`, or a pair of "
                     "models whose stages share a conv shape.")
             sn, sc, tn, tc = found
@@ -134,7 +134,7 @@ def named_pairs(student:nn.Module, # any model
                 same_shape:bool=True, # weights of the same shape (Jacobian/Hessian maps)
                )->list: # `LayerPair`s, stages numbered 1, 2, ...
     "`LayerPair`s of the modules named in `names`, checked"
-    s_modules, t_modules = dict(_unwrap(student).named_modules()), dict(_unwrap(teacher).named_modules())
+    s_modules, t_modules = dict(unwrap_model(student).named_modules()), dict(unwrap_model(teacher).named_modules())
     res = []
     for j, pair in enumerate(names, 1):
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2): raise ValueError(
@@ -149,8 +149,8 @@ def named_pairs(student:nn.Module, # any model
                 "LayerwiseLR need a convolution")
             mods.append(modules[name])
         sc, tc = mods
-        if same_shape and _shape(sc) != _shape(tc): raise ValueError(
-            f"pairs[{j-1}]: student {pair[0]!r} has weight shape {_shape(sc)}, teacher {pair[1]!r} {_shape(tc)}: Jacobian/Hessian "
+        if same_shape and conv_shape(sc) != conv_shape(tc): raise ValueError(
+            f"pairs[{j-1}]: student {pair[0]!r} has weight shape {conv_shape(sc)}, teacher {pair[1]!r} {conv_shape(tc)}: Jacobian/Hessian "
             "maps need identical shapes (attention maps do not)")
         res.append(LayerPair(j, pair[0], sc, pair[1], tc, sc, tc, tuple(sc.parameters())))
     return res
@@ -158,7 +158,7 @@ def named_pairs(student:nn.Module, # any model
 # %% ../nbs/01a_layers.ipynb #b363ad9c
 def _resnet_style(model:nn.Module)->bool:
     "Whether `model` has torchvision ResNet's `conv1` and `layer1`..`layer4`"
-    model = _unwrap(model)
+    model = unwrap_model(model)
     return all(isinstance(getattr(model, n, None), nn.Module) for n in ('conv1',) + STAGES)
 
 # %% ../nbs/01a_layers.ipynb #8812e03c
@@ -176,6 +176,6 @@ def layer_pairs(student:nn.Module, # the student
         try: return match_layers(student, teacher)
         except ValueError:
             if same_shape: raise
-    if xb is None: raise ValueError(f"{type(_unwrap(student)).__name__} / {type(_unwrap(teacher)).__name__}: models that are not "
+    if xb is None: raise ValueError(f"{type(unwrap_model(student)).__name__} / {type(unwrap_model(teacher)).__name__}: models that are not "
                                     "ResNet-style are probed with a sample batch: pass `xb`, or explicit `pairs`")
     return probe_pairs(student, teacher, xb() if callable(xb) else xb, same_shape)
