@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 from fastai.torch_core import set_seed
-from .data import digits_dls
+from .data_digits import digits_dls
 from .resnets import cifar_resnet10, cifar_resnet18
 
 # %% ../nbs/00z_test_utils.ipynb #5ae8613e
