@@ -6,23 +6,23 @@ Docs: https://layerkd.github.io/layerkd_nb/layerwise.html.md"""
 
 # %% auto #0
 __all__ = ['RULES', 'update_momentum', 'Rule', 'Relative', 'Inverse', 'RMSprop', 'FromState', 'Power', 'Clip', 'Shared',
-           'get_rule', 'layerwise_multipliers', 'IntervalMean', 'RuleState', 'refine_groups', 'attach_user_groups',
-           'matched_params', 'check_every', 'LayerwiseLR']
+           'get_rule', 'layerwise_multipliers', 'IntervalMean', 'RuleState', 'matched_params', 'check_every',
+           'LayerwiseLR']
 
 # %% ../nbs/04d_layerwise.ipynb #c0b877f4
 import warnings
-from types import MethodType
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from fastcore.basics import patch, store_attr, even_mults
+from fastcore.basics import patch, store_attr
 from fastcore.foundation import L
 from fastai.torch_core import num_distrib
 from .resnets import stage_of
 from .checkpoint import ResumableCallback
 from .distill import MapDistillation
 from .distributed import patch_gloo_ddp
+from .param_groups import refine_groups, attach_user_groups
 
 # %% ../nbs/04d_layerwise.ipynb #6cb8b599
 def update_momentum(momentum:Tensor, # m_j of every layer, or None before the first interval
@@ -135,65 +135,6 @@ class RuleState:
         if self.v0 is None: self.v0 = self.v.clone()
         return dict(m=self.m, L=losses, beta=self.beta, v=self.v, v0=self.v0)
 
-# %% ../nbs/04d_layerwise.ipynb #4c4517b3
-def refine_groups(user_groups:list, # parameter lists from the Learner's splitter
-                  layers:list, # parameter lists, one per matched layer (or stage)
-                 )->tuple: # (groups, parent user group of each group, group index of each layer)
-    "Parameter groups with each of `layers` in its own group, placed before the rest of its user group"
-    where = {id(p): g for g,ps in enumerate(user_groups) for p in ps}
-    layer_parents = []
-    for j,ps in enumerate(layers, 1):
-        found = {where.get(id(p)) for p in ps}
-        if None in found: raise ValueError(
-            f"Matched layer {j}: some of its parameters are in no parameter group of the Learner's splitter (frozen or "
-            "left out). LayerwiseLR needs them trainable: use a splitter that includes them, or no splitter.")
-        if len(found) > 1: raise ValueError(
-            f"Matched layer {j}: its parameters are split across the splitter's groups {sorted(found)}. LayerwiseLR needs "
-            "each layer (scope='layer') or stage (scope='stage') inside one group: use scope='layer', or a splitter whose "
-            "groups do not cut a stage in two.")
-        layer_parents.append(found.pop())
-    in_layers = {id(p) for ps in layers for p in ps}
-    groups, parents, layer_groups = [], [], [None]*len(layers)
-    for g,ps in enumerate(user_groups):
-        for j in [j for j,pg in enumerate(layer_parents) if pg == g]:
-            layer_groups[j] = len(groups); groups.append(list(layers[j])); parents.append(g)
-        rest = [p for p in ps if id(p) not in in_layers]
-        if rest: groups.append(rest); parents.append(g)
-    return groups, parents, layer_groups
-
-# %% ../nbs/04d_layerwise.ipynb #8c9ad1f5
-def _per_user_group(v, # a value, one per user group, or a `slice` as fastai takes it
-                    n_user:int)->L:
-    "What fastai's `Optimizer.set_hyper` makes of `v` for `n_user` groups: one value per group, or one for all"
-    if isinstance(v, slice):
-        v = even_mults(v.start, v.stop, n_user) if v.start else [v.stop/10]*(n_user-1) + [v.stop]
-    return L(v.tolist() if hasattr(v, 'tolist') else v)   # even_mults gives a float for one group, schedules arrays
-
-# %% ../nbs/04d_layerwise.ipynb #44879d2c
-def _set_hyper_per_user_group(self, k, v):
-    "fastai's `set_hyper`; with `group_parents`, values given per user group are spread to the refined groups"
-    n_user = max(self.group_parents) + 1
-    v = _per_user_group(v, n_user)
-    if len(v) == n_user and n_user != len(self.group_parents): v = [v[p] for p in self.group_parents]
-    type(self).set_hyper(self, k, v)
-
-# %% ../nbs/04d_layerwise.ipynb #1e8cf5e2
-def _freeze_to_user_group(self, n:int):
-    "fastai's `freeze_to`; with `group_parents`, `n` counts user groups"
-    n_user = max(self.group_parents) + 1
-    frozen_user = n if n >= 0 else n_user + n
-    type(self).freeze_to(self, sum(p < frozen_user for p in self.group_parents))
-
-# %% ../nbs/04d_layerwise.ipynb #51dcf1d8
-def attach_user_groups(opt, # an optimizer over the refined groups
-                       group_parents:list, # the user group of each refined group
-                       layer_groups:list=None, # the refined group of each matched layer
-                      ):
-    "`opt` with `group_parents`, `layer_groups`, and its own `set_hyper` and `freeze_to` counting user groups"
-    opt.group_parents, opt.layer_groups = list(group_parents), layer_groups
-    opt.set_hyper, opt.freeze_to = MethodType(_set_hyper_per_user_group, opt), MethodType(_freeze_to_user_group, opt)
-    return opt
-
 # %% ../nbs/04d_layerwise.ipynb #46063a79
 def _map_source(learn)->MapDistillation:
     "`learn`'s `MapDistillation` with a map method, or None"
@@ -237,7 +178,7 @@ class LayerwiseLR(ResumableCallback):
                  every=25, # interval: epochs (int), or a fraction of the run (float < 1)
                  beta:float=0.9, # momentum of the layer losses, in [0, 1]
                  eps:float=1e-8, # keeps the ratios finite
-                 rule='relative', # a name in `RULES` ('relative', 'inverse', 'rmsprop'), a `Rule`, or a callable (see `get_rule`)
+                 rule='relative', # a name in `RULES`, a `Rule`, or a callable (see `get_rule`)
                  clip:tuple=(0.1, 10.), # bounds of the multipliers; None: unbounded
                  scope:str='layer', # 'layer': the matched conv's weight; 'stage': its whole stage
                  power:float=1., # sharpness: the multipliers' ratio raised to this power
