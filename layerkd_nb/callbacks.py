@@ -8,14 +8,15 @@ Docs: https://layerkd.github.io/layerkd_nb/callbacks.html.md"""
 __all__ = []
 
 # %% ../nbs/04_callbacks.ipynb #e6f369b4
-from . import schedules, checkpoint, distill, layerwise, param_groups, distributed, learner
+from . import schedules, checkpoint, distill, layerwise, layerwise_rules, param_groups, distributed, learner
 from .schedules import *
 from .checkpoint import *
 from .distill import *
 from .layerwise import *
+from .layerwise_rules import *
 from .param_groups import *
 from .distributed import *
 from .learner import *
 
 # %% ../nbs/04_callbacks.ipynb #0a4607f3
-__all__ = [name for module in (schedules, checkpoint, distill, layerwise, param_groups, distributed, learner) for name in module.__all__]
+__all__ = [name for module in (schedules, checkpoint, distill, layerwise, layerwise_rules, param_groups, distributed, learner) for name in module.__all__]
