@@ -18,7 +18,7 @@ from fastcore.basics import store_attr, ifnone, patch
 from fastai.learner import Metric
 from fastai.torch_core import num_distrib
 from fastai.learner import Learner
-from .resnets import _unwrap
+from .resnets import unwrap_model
 from .layers import layer_pairs, LayerPair
 from .maps import get_method, layer_divergences, _forward
 from .input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
@@ -178,7 +178,7 @@ def _setup(self:MapDistillation):
     if not self.method.per_layer: self.pairs = []   # one map of the whole model: no layers to pair
     if self.pairs is None or not all(isinstance(p, LayerPair) for p in self.pairs):
         self.pairs = layer_pairs(self.learn.model, self.teacher, self._sample_batch, self.pairs, same_shape=self.method.uses_grad)
-    self.method.prepare(_unwrap(self.learn.model))
+    self.method.prepare(unwrap_model(self.learn.model))
 
 @patch
 def after_create(self:MapDistillation): self._setup()
