@@ -52,11 +52,12 @@ def _setup(config, width, bs, device, map_every=1):
     student, teacher = cifar_resnet10(10, width).to(device).train(), cifar_resnet18(10, width).to(device).eval()
     teacher.requires_grad_(False)
     name, kw, measure = _method_of(config)
-    method = get_method(name, **kw) if name in GOALS else None
+    old_defaults = dict(target='loss', granularity='entry') if name == 'jacobian' else {}   # the formulations this bench measured
+    method = get_method(name, **{**old_defaults, **kw}) if name in GOALS else None         # (before JacobianMaps' defaults became logits/channel)
     if method: method.prepare(student)
     if config == 'ce_autograd_bn': convert_batchnorm(student)
     pairs = match_layers(student, teacher)
-    reuse = measure and name == 'jacobian' and not kw   # a loss-gradient map read from the backward's own gradients
+    reuse = measure and getattr(method, 'reads_loss_gradients', False)   # a loss-gradient map read from the backward's own gradients
     opt = torch.optim.SGD(student.parameters(), lr=1e-3, momentum=0.9)
     x, y = torch.randn(bs, 3, 32, 32, device=device), torch.randint(0, 10, (bs,), device=device)
     calls = iter(range(10**9))
