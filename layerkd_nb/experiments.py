@@ -8,16 +8,17 @@ Docs: https://layerkd.github.io/layerkd_nb/experiments.html.md"""
 __all__ = []
 
 # %% ../nbs/05_experiments.ipynb #311f3103
-from . import config, runner, report, cli
+from . import config, runner, report, cli, data_layout
 from .config import *
 from .runner import *
 from .report import *
 from .cli import *
+from .data_layout import *
 from .checkpoint import get_rng_state, set_rng_state, EpochCheckpoint
 from .resnets import load_checkpoint as load_weights
 
 # %% ../nbs/05_experiments.ipynb #25e6be98
-__all__ = [name for module in (config, runner, report, cli) for name in module.__all__] + [
+__all__ = [name for module in (config, runner, report, cli, data_layout) for name in module.__all__] + [
            'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'load_weights']   # the four imported by name above
 
 # %% ../nbs/05_experiments.ipynb #0db58d9b
