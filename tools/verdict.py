@@ -21,6 +21,8 @@ taken:
     .venv/bin/python tools/verdict.py --summary        # paired differences of every finished pair
     .venv/bin/python tools/verdict.py --report         # also every folder's table.md and plots and ROOT/verdict.md
                    # (= layerkd --out ROOT --report --versus results/cifar10-kd, and the same for the harder task)
+    .venv/bin/python tools/verdict.py --tables         # the study's tables by seeds 1-3 / 4-6 / 1-6 (results/study/*.md,
+                   # `write_study_tables`; --report writes them too): run it before committing finished runs
 """
 import argparse, fcntl, os, sys, time
 from pathlib import Path
@@ -60,6 +62,7 @@ JOBS = [   # in order of priority: (folder, methods, config options); a worker t
 CONFIRM = Path('results/confirm')
 CONFIRM_MULTISTEP, CONFIRM_ROOT = CONFIRM/MULTISTEP.name, CONFIRM/ROOT.name
 CONFIRM_SEEDS = '4,5,6'
+STUDY = Path('results/study')   # the study's tables by groups of seeds (`write_study_tables`)
 STAGE, STAGE_SHARED = READINGS['rmsprop-power3-stage'], dict(READINGS['rmsprop-power3-stage'], shared=True)
 INVERSE, INVERSE_SHARED = READINGS['inverse'], dict(READINGS['inverse'], shared=True)
 JOBS += [
@@ -153,9 +156,14 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser()
     p.add_argument('--data', default='/tmp/kd_cifar/cifar10'); p.add_argument('--summary', action='store_true')
     p.add_argument('--report', action='store_true')
+    p.add_argument('--tables', action='store_true', help="write only the study's tables (results/study/*.md)")
     p.add_argument('--only', help='take only the jobs whose folder starts with this path (e.g. results/confirm/cifar10-kd-2500)')
     p.add_argument('--skip', help='leave the jobs whose folder starts with this path to other workers')
     a = p.parse_args()
+    if a.tables or a.report:   # the study's tables (06_cifar and the home page show them; 06_cifar checks they are current)
+        from layerkd_nb.verdicts import study_arms, write_study_tables
+        print(*write_study_tables(study_arms('results', CONFIRM), STUDY), sep='\n')
+        if a.tables: raise SystemExit
     if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
         from layerkd_nb.experiments import layerwise_verdict, report_experiments
         if a.report: report_experiments(MULTISTEP, verbose=False); report_experiments(HARDER_ROOT, versus=HARDER, verbose=False)
