@@ -172,7 +172,10 @@ if __name__ == '__main__':
         print(v.drop(columns='folder').to_string(index=False, float_format='%.2f'))
         from layerkd_nb.verdicts import study_arms, confirmation_table, comparison_markdown   # H1-H4 (06_cifar)
         print('\nThe pre-registered confirmation (seeds 4-6; pooled: every seed so far):')
-        print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM)))); raise SystemExit
+        print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM))))
+        from layerkd_nb.verdicts import HARDER_CONFIRMATION
+        print('\nThe harder task (2,500 images), pre-registered too:')
+        print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM, task=HARDER.name), HARDER_CONFIRMATION))); raise SystemExit
     from layerkd_nb.experiments import run_experiment, check_config
     from layerkd_nb.runner import grid_finished
     for folder, methods, kw, *seed in JOBS:
