@@ -14,12 +14,9 @@ from .runner import *
 from .report import *
 from .cli import *
 from .data_layout import *
-from .checkpoint import get_rng_state, set_rng_state, EpochCheckpoint
-from .resnets import load_checkpoint as load_weights
 
 # %% ../nbs/05_experiments.ipynb #25e6be98
-__all__ = [name for module in (config, runner, report, cli, data_layout) for name in module.__all__] + [
-           'get_rng_state', 'set_rng_state', 'EpochCheckpoint', 'load_weights']   # the four imported by name above
+__all__ = [name for module in (config, runner, report, cli, data_layout) for name in module.__all__]
 
 # %% ../nbs/05_experiments.ipynb #0db58d9b
 if __name__ == '__main__': main()
