@@ -8,7 +8,7 @@ Docs: https://layerkd.github.io/layerkd_nb/layerwise.html.md"""
 __all__ = ['IntervalMean', 'matched_params', 'check_every', 'LayerwiseLR']
 
 # %% ../nbs/04d_layerwise.ipynb #c0b877f4
-import warnings
+import warnings, numbers
 import numpy as np
 import pandas as pd
 import torch
@@ -89,10 +89,10 @@ class LayerwiseLR(ResumableCallback):
                  shared:bool=False, # the control: every layer gets the mean of the s_j
                 ):
         every = check_every(every)
-        if not 0 <= beta <= 1: raise ValueError(f"`beta` must be in [0, 1], got {beta!r}")
+        if not (isinstance(beta, numbers.Real) and not isinstance(beta, bool) and 0 <= beta <= 1):
+            raise ValueError(f"`beta` must be in [0, 1], got {beta!r}")
         if scope not in ('layer', 'stage'): raise ValueError(f"`scope` must be 'layer' or 'stage', got {scope!r}")
-        if not power > 0: raise ValueError(f"`power` must be > 0, got {power!r}")
-        self.reading = get_rule(rule, power, clip, shared)   # the s_j from the interval's state
+        self.reading = get_rule(rule, power, clip, shared)   # the s_j from the interval's state: checks `rule`, `power`, `clip`, `shared`
         store_attr('every,beta,eps,rule,clip,scope,power,shared')
         self.multipliers, self.moments, self.interval = None, RuleState(beta), IntervalMean()
         self._rows, self._warned, self._base = [], set(), None

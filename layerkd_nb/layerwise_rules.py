@@ -9,8 +9,12 @@ __all__ = ['RULES', 'update_momentum', 'Rule', 'Relative', 'Inverse', 'RMSprop',
            'get_rule', 'layerwise_multipliers', 'RuleState']
 
 # %% ../nbs/04i_layerwise_rules.ipynb #4e56f770
+import math, numbers
 import torch
 from torch import Tensor
+
+# %% ../nbs/04i_layerwise_rules.ipynb #7b653d62
+def _is_number(v)->bool: return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 # %% ../nbs/04i_layerwise_rules.ipynb #6cb8b599
 def update_momentum(momentum:Tensor, # m_j of every layer, or None before the first interval
@@ -49,14 +53,21 @@ class FromState(Rule):
 
 # %% ../nbs/04i_layerwise_rules.ipynb #61dc735f
 class Power(Rule):
-    "`rule`'s multipliers raised to `power`: sharper for power > 1"
-    def __init__(self, rule:Rule, power:float): self.rule, self.power = rule, power
+    "`rule`'s multipliers raised to `power` (> 0): sharper for power > 1"
+    def __init__(self, rule:Rule, power:float):
+        if not (_is_number(power) and power > 0): raise ValueError(f"`power` must be > 0, got {power!r}")
+        self.rule, self.power = rule, power
     def __call__(self, **state)->Tensor: return self.rule(**state) ** self.power
 
 # %% ../nbs/04i_layerwise_rules.ipynb #569c485c
 class Clip(Rule):
-    "`rule`'s multipliers clamped to `bounds`, (lowest, highest)"
-    def __init__(self, rule:Rule, bounds:tuple): self.rule, self.bounds = rule, tuple(bounds)
+    "`rule`'s multipliers clamped to `bounds`, (lowest, highest) with 0 < lowest <= highest"
+    def __init__(self, rule:Rule, bounds:tuple):
+        try: lowest, highest = bounds
+        except (TypeError, ValueError): lowest = highest = None
+        if not (_is_number(lowest) and _is_number(highest) and 0 < lowest <= highest): raise ValueError(
+            f"`clip` must be None or (lowest, highest) with 0 < lowest <= highest, got {bounds!r}")
+        self.rule, self.bounds = rule, (lowest, highest)
     def __call__(self, **state)->Tensor: return self.rule(**state).clamp(*self.bounds)
 
 # %% ../nbs/04i_layerwise_rules.ipynb #27086d08
@@ -80,6 +91,7 @@ def get_rule(rule='relative', # a name in `RULES`, a `Rule`, or a callable (stat
     elif isinstance(rule, Rule): res = rule
     elif callable(rule): res = FromState(rule)
     else: raise ValueError(f"Unknown rule {rule!r}: use {', '.join(map(repr, RULES))}, a `Rule`, or a callable (state dict -> multipliers)")
+    if not isinstance(shared, bool): raise ValueError(f"`shared` must be True or False, got {shared!r}")
     res = Power(res, power)
     if clip is not None: res = Clip(res, clip)
     return Shared(res) if shared else res
