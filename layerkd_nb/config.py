@@ -1,4 +1,4 @@
-"""`check_config`: every setting of a grid checked, each with one clear message, before anything is written; with `ExperimentConfig`, the presets and the grid (`experiment_config`), re-exported here.
+"""`check_config`: every setting of a grid checked, each with one clear message, before anything is written; with `ExperimentConfig`, the presets and the grid (`config_presets`), re-exported here.
 
 Docs: https://layerkd.github.io/layerkd_nb/config.html.md"""
 
@@ -14,8 +14,8 @@ import math, dataclasses, warnings
 from pathlib import Path
 import numpy as np, torch
 from fastcore.basics import ifnone
-from .experiment_config import *
-from .experiment_config import _given, _number, _tuple, _input_side, _LISTS, _normalised   # `cli` and `runner` read some from here
+from .config_presets import *
+from .config_presets import _given, _number, _tuple, _input_side, _LISTS, _normalised   # `cli` and `runner` read some from here
 from .layers import layer_pairs
 from .maps import AttentionMaps, DerivativeMaps, HessianMaps, map_methods, get_method
 from .input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
@@ -24,7 +24,7 @@ from .layerwise import LayerwiseLR
 from .data_layout import data_classes
 
 # %% ../nbs/05a_config.ipynb #59077150
-_all_ = ['METHODS', 'DEFAULT_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'DATASETS', 'PRESETS', 'grid', 'make_model', 'ExperimentConfig', 'config_for', 'epoch_of', 'milestone_epochs', 'map_options']   # `experiment_config`'s, re-exported
+_all_ = ['METHODS', 'DEFAULT_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'DATASETS', 'PRESETS', 'grid', 'make_model', 'ExperimentConfig', 'config_for', 'epoch_of', 'milestone_epochs', 'map_options']   # `config_presets`'s, re-exported
 
 # %% ../nbs/05a_config.ipynb #b29443d0
 def _check_values(c:ExperimentConfig):
