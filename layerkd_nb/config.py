@@ -39,7 +39,7 @@ def _check_values(c:ExperimentConfig):
     for k in ('teacher_n_train', 'num_workers'): need(k, lambda v: v is None or (integer(v) and v >= 0), 'an int >= 0 (or None)')
     need('teacher_seed', integer, 'an int')
     for k in ('lr', 'gamma'): need(k, lambda v: number(v) and v > 0, 'a number > 0')
-    for k in ('teacher_lr', 'teacher_gamma', 'curvature_T'): need(k, lambda v: v is None or (number(v) and v > 0), 'a number > 0 (or None)')
+    for k in ('teacher_lr', 'teacher_gamma'): need(k, lambda v: v is None or (number(v) and v > 0), 'a number > 0 (or None)')
     need('wd', lambda v: number(v) and v >= 0, 'a number >= 0')
     need('mom', lambda v: number(v) and 0 <= v <= 1, 'a number in [0, 1]')
     need('out', lambda v: isinstance(v, (str, Path)) and str(v) != '', 'a folder')
@@ -76,7 +76,8 @@ def _check_layerwise(c:ExperimentConfig):
 def _check_maps(c:ExperimentConfig): # normalised (`_normalised`)
     "The map options of `c` checked by the map classes themselves: their values, whatever the methods, and each method's maps as a run builds them"
     DerivativeMaps(**{k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None})
-    if c.curvature is not None: HessianMaps(curvature=c.curvature)
+    if c.curvature is not None or c.curvature_T is not None:   # the Gauss-Newton softening: its check is `HessianMaps`' own
+        HessianMaps(**{k: v for k, v in dict(curvature=c.curvature, T=c.curvature_T).items() if v is not None})
     for m in c.methods:
         if m in map_methods: get_method(m, **map_options(c, m))   # the maps a run of `m` builds
 

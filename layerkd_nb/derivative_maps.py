@@ -8,6 +8,7 @@ Docs: https://layerkd.github.io/layerkd_nb/derivative_maps.html.md"""
 __all__ = ['DerivativeMaps', 'JacobianMaps', 'HessianMaps']
 
 # %% ../nbs/02e_derivative_maps.ipynb #0fe02047
+import math
 import torch
 from torch import nn, Tensor
 from fastcore.basics import patch
@@ -69,7 +70,8 @@ class HessianMaps(DerivativeMaps):
         if curvature == 'gauss_newton' and (target != 'loss' or diagonal): raise ValueError(
             "The Gauss-Newton product is of the task loss, over all crucial layers: use target='loss', diagonal=False "
             "(an output target is linear in the logits: its H_out is zero)")
-        if not T > 0: raise ValueError(f"T must be > 0, got {T!r}")
+        if not (isinstance(T, (int, float)) and not isinstance(T, bool) and math.isfinite(T) and T > 0): raise ValueError(
+            f"`T` (the Gauss-Newton softening; a config's `curvature_T`) must be a number > 0, got {T!r}")
         self.diagonal, self.curvature, self.T = diagonal, curvature, T
     def prepare(self, student):
         "Convert the student's batch norms to `AutogradBatchNorm2d` (in place), so its map trains it"
