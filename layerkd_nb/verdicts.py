@@ -6,9 +6,9 @@ Docs: https://layerkd.github.io/layerkd_nb/verdicts.html.md"""
 
 # %% auto #0
 __all__ = ['CONFIRMATION', 'HARDER_CONFIRMATION', 'RECIPE', 'FIXED_SCHEDULE', 'SEED_SPLITS', 'STUDY_VERDICT', 'STUDY_TABLES',
-           'multiplier_trajectory', 'control_multipliers', 'arm_accuracy', 'compare_arms', 'study_arms',
-           'hypothesis_outcome', 'confirmation_table', 'comparison_markdown', 'split_comparisons', 'split_markdown',
-           'write_study_tables']
+           'multiplier_trajectory', 'control_multipliers', 'arm_accuracy', 'compare_accuracies', 'arm_accuracies',
+           'compare_arms', 'study_arms', 'hypothesis_outcome', 'confirmation_table', 'interval_text',
+           'comparison_markdown', 'split_comparisons', 'split_markdown', 'write_study_tables']
 
 # %% ../nbs/05e_verdicts.ipynb #5ee6164e
 from pathlib import Path
@@ -52,21 +52,36 @@ def arm_accuracy(sources:list, # (folder, method, lr_mode) triples whose finishe
     return s.sort_index().rename_axis('seed').rename(metric)
 
 # %% ../nbs/05e_verdicts.ipynb #1e2e7621
-def compare_arms(arms:dict, # arm name -> its sources (`arm_accuracy`)
-                 comparisons:list, # (arm a, arm b) pairs: a minus b, paired by seed
-                 seeds:list=None, # the seeds compared; None: every seed both arms have
-                 level:float=0.95, # confidence level of the t-intervals
-                )->pd.DataFrame:
+def compare_accuracies(acc:dict, # arm name -> its metric per seed (`arm_accuracy`)
+                       comparisons:list, # (arm a, arm b) pairs: a minus b, paired by seed
+                       seeds:list=None, # the seeds compared; None: every seed both arms have
+                       level:float=0.95, # confidence level of the t-intervals
+                      )->pd.DataFrame:
     "Each comparison a minus b, paired by seed: the arms' means over the common seeds, the difference and its t-interval"
-    if unknown := sorted({n for pair in comparisons for n in pair} - set(arms)): raise ValueError(
-        f"Unknown arm(s) {unknown}: the arms are {list(arms)}")
-    acc = {n: arm_accuracy(arms[n]) for n in {n for pair in comparisons for n in pair}}
     rows = []
     for a, b in comparisons:
         x, y = (acc[n] if seeds is None else acc[n][acc[n].index.isin(seeds)] for n in (a, b))
         common = x.index.intersection(y.index)
         rows.append(dict(a=a, b=b, a_mean=x[common].mean(), b_mean=y[common].mean(), **paired_difference(x, y, level)))
     return pd.DataFrame(rows, columns=['a', 'b', 'a_mean', 'b_mean', 'seeds', 'diff', 'lo', 'hi'])
+
+# %% ../nbs/05e_verdicts.ipynb #81bf13b5
+def arm_accuracies(arms:dict, # arm name -> its sources (`arm_accuracy`)
+                   comparisons:list, # (arm a, arm b) pairs
+                  )->dict: # the arms the comparisons name -> metric per seed, each read once
+    "Read once the arms `comparisons` name"
+    if unknown := sorted({n for pair in comparisons for n in pair} - set(arms)): raise ValueError(
+        f"Unknown arm(s) {unknown}: the arms are {list(arms)}")
+    return {n: arm_accuracy(arms[n]) for n in {n for pair in comparisons for n in pair}}
+
+# %% ../nbs/05e_verdicts.ipynb #c9a795d7
+def compare_arms(arms:dict, # arm name -> its sources (`arm_accuracy`)
+                 comparisons:list, # (arm a, arm b) pairs: a minus b, paired by seed
+                 seeds:list=None, # the seeds compared; None: every seed both arms have
+                 level:float=0.95, # confidence level of the t-intervals
+                )->pd.DataFrame:
+    "Each comparison a minus b, paired by seed: the arms' means over the common seeds, the difference and its t-interval"
+    return compare_accuracies(arm_accuracies(arms, comparisons), comparisons, seeds, level)
 
 # %% ../nbs/05e_verdicts.ipynb #b21b8022
 def study_arms(results='results', # the folder of the seeds 1-3 runs (and of the newer arms)
@@ -118,10 +133,10 @@ def confirmation_table(arms:dict, # `study_arms`
                        level:float=0.95, # confidence level
                       )->pd.DataFrame:
     "Each hypothesis: a minus b on `test_seeds` with its t-interval and outcome, and the pooled estimate over every seed"
-    rows = []
+    rows, acc = [], arm_accuracies(arms, [(a, b) for a, b, _ in hypotheses.values()])
     for name, (a, b, rule) in hypotheses.items():
-        test = compare_arms(arms, [(a, b)], seeds=test_seeds, level=level).iloc[0]
-        pooled = compare_arms(arms, [(a, b)], level=level).iloc[0]
+        test = compare_accuracies(acc, [(a, b)], seeds=test_seeds, level=level).iloc[0]
+        pooled = compare_accuracies(acc, [(a, b)], level=level).iloc[0]
         rows.append(dict(hypothesis=name, a=a, b=b, rule=rule, seeds=test.seeds, diff=test['diff'], lo=test.lo, hi=test.hi,
                          outcome=hypothesis_outcome(rule, test.lo, test.hi, test.seeds, len(test_seeds)),
                          pooled_seeds=pooled.seeds, pooled_diff=pooled['diff'], pooled_lo=pooled.lo, pooled_hi=pooled.hi))
@@ -136,11 +151,18 @@ FIXED_SCHEDULE = [('attention, fixed control schedule', 'attention stage reading
                   ('attention stage reading, shared', 'attention multi-step'),
                   ('attention, fixed control schedule', 'attention multi-step, gamma 0.15')]
 
+# %% ../nbs/05e_verdicts.ipynb #1a9908d9
+def interval_text(d:float, lo:float, hi:float, # a difference and its t-interval (NaN: one seed)
+                  n:int, # the seeds it is over
+                 )->str:
+    "A difference in points with its interval, '+0.50 [+0.10, +0.90]'; '+0.50' for one seed; '–' for none"
+    return '–' if n == 0 else f'{d:+.2f}' if np.isnan(lo) else f'{d:+.2f} [{lo:+.2f}, {hi:+.2f}]'
+
 # %% ../nbs/05e_verdicts.ipynb #4e787971
 def comparison_markdown(t:pd.DataFrame, # `compare_arms` or `confirmation_table` output
                        )->str:
     "The comparisons as a Markdown table: a minus b (points) with its 95 % t-interval and seeds (and a hypothesis' outcome and pooled estimate)"
-    def ci(d, lo, hi, n): return '–' if n == 0 else f'{d:+.2f}' if np.isnan(lo) else f'{d:+.2f} [{lo:+.2f}, {hi:+.2f}]'
+    ci = interval_text
     def mean(v): return '–' if np.isnan(v) else f'{v:.2f}'
     if 'outcome' in t:
         head = ['hypothesis', 'a minus b', 'difference [95 % CI]', 'seeds', 'outcome', 'pooled [95 % CI]', 'pooled seeds']
@@ -167,15 +189,16 @@ def split_comparisons(arms:dict, # arm name -> its sources (`arm_accuracy`)
                       splits:dict=SEED_SPLITS, # group name -> its seeds (None: every seed both arms have)
                       level:float=0.95, # confidence level of the t-intervals
                      )->pd.DataFrame: # `compare_arms`' columns and `split`, a row per comparison and group
-    "Each comparison a minus b on each group of seeds (`compare_arms` per group), in one long table"
-    return pd.concat([compare_arms(arms, comparisons, seeds, level).assign(split=name) for name, seeds in splits.items()],
+    "Each comparison a minus b on each group of seeds (`compare_accuracies` per group, the runs read once), in one long table"
+    acc = arm_accuracies(arms, comparisons)   # each arm read once, sliced by each group's seeds
+    return pd.concat([compare_accuracies(acc, comparisons, seeds, level).assign(split=name) for name, seeds in splits.items()],
                      ignore_index=True)
 
 # %% ../nbs/05e_verdicts.ipynb #78c53d17
 def split_markdown(t:pd.DataFrame, # `split_comparisons` output
                   )->str:
     "The comparisons as a Markdown table: a row per comparison, per group of seeds a minus b (points) [95 % t-interval] and its seed count"
-    def cell(r): return '–' if r.seeds == 0 else f'{r.diff:+.2f} (1 seed)' if np.isnan(r.lo) else f'{r.diff:+.2f} [{r.lo:+.2f}, {r.hi:+.2f}] ({r.seeds})'
+    def cell(r): return interval_text(r.diff, r.lo, r.hi, r.seeds) + ('' if r.seeds == 0 else ' (1 seed)' if r.seeds == 1 else f' ({r.seeds})')
     splits = list(dict.fromkeys(t.split))
     cells = {(r.a, r.b, r.split): cell(r) for r in t.itertuples()}
     head = ['a minus b', *[f'{s} [95 % CI] (seeds)' for s in splits]]
