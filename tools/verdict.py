@@ -22,7 +22,7 @@ taken:
     .venv/bin/python tools/verdict.py --report         # also every folder's table.md and plots and ROOT/verdict.md
                    # (= layerkd --out ROOT --report --versus results/cifar10-kd, and the same for the harder task)
     .venv/bin/python tools/verdict.py --tables         # the study's tables by seeds 1-3 / 4-6 / 1-6 (results/study/*.md,
-                   # `write_study_tables`; --report writes them too): run it before committing finished runs
+                   # = layerkd --out results --report --study; --report writes them too): run it before committing finished runs
 """
 import argparse, fcntl, os, sys, time
 from pathlib import Path
@@ -161,8 +161,8 @@ if __name__ == '__main__':
     p.add_argument('--skip', help='leave the jobs whose folder starts with this path to other workers')
     a = p.parse_args()
     if a.tables or a.report:   # the study's tables (06_cifar and the home page show them; 06_cifar checks they are current)
-        from layerkd_nb.verdicts import study_arms, write_study_tables
-        print(*write_study_tables(study_arms('results', CONFIRM), STUDY), sep='\n')
+        from layerkd_nb.cli import main   # = layerkd --out results --report --study (study_arms(results, results/confirm))
+        main(['--out', str(STUDY.parent), '--report', '--study'])
         if a.tables: raise SystemExit
     if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
         from layerkd_nb.experiments import layerwise_verdict, report_experiments
