@@ -18,7 +18,8 @@ from .jsd import *
 from .callbacks import *
 from .experiments import *
 from .verdicts import *
+from .study_plots import *
 
 # %% ../nbs/09_all.ipynb #91f469cd
-_modules = ('data', 'resnets', 'layers', 'maps', 'input_jacobian', 'jsd', 'callbacks', 'experiments', 'verdicts')
+_modules = ('data', 'resnets', 'layers', 'maps', 'input_jacobian', 'jsd', 'callbacks', 'experiments', 'verdicts', 'study_plots')
 __all__ = list(dict.fromkeys(name for m in _modules for name in import_module(f'layerkd_nb.{m}').__all__))

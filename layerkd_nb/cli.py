@@ -23,6 +23,7 @@ import fastprogress.fastprogress as fastprogress_bars
 from .grids import *
 from .own_data import *
 from .verdicts import study_arms, write_study_tables
+from .study_plots import write_study_plots
 
 # %% ../nbs/05d_cli.ipynb #d3d226de
 _all_ = ['experiment_folders', 'experiment_config', 'saved_config', 'check_out', 'folder_config', 'run_experiment',
@@ -48,7 +49,7 @@ def config_parser()->argparse.ArgumentParser:
                      "them) from its runs and saved settings; its data need not be here")
     run.add_argument('--versus', metavar='FOLDER', help="with --report: a folder of multi-step runs; writes the layer-wise verdict of --out's experiments")
     run.add_argument('--study', action='store_true', help="with --report: --out holds a whole study laid out as tools/verdict.py writes it "
-                     "(seeds 4-6 under OUT/confirm); write only its tables by seeds 1-3, 4-6 and 1-6 to OUT/study")
+                     "(seeds 4-6 under OUT/confirm); write only its tables by seeds 1-3, 4-6 and 1-6 and its plots to OUT/study")
     settings, docs = p.add_argument_group('settings (the fields of ExperimentConfig)'), docments(ExperimentConfig)
     for f in fields(ExperimentConfig):
         name, text = '--' + f.name.replace('_', '-'), (docs[f.name] or '').replace('%', '%%')
@@ -113,7 +114,9 @@ def main(argv:list=None, # the command's arguments; None: the command line's
             c = check_config(cli_config(args.preset, args.config, given))
             check_out(c, resume=args.resume)
     except (ValueError, FileNotFoundError) as e: sys.exit(f"layerkd: error: {e}")
-    if args.study: print(*[f'layerkd: wrote {f}' for f in write_study_tables(arms, Path(out)/'study')], sep='\n'); return
+    if args.study:
+        files = write_study_tables(arms, Path(out)/'study') + ([] if args.no_plots else write_study_plots(arms, Path(out)/'study'))
+        print(*[f'layerkd: wrote {f}' for f in files], sep='\n'); return
     if args.report: report_experiments(out, args.versus, plots=not args.no_plots); return   # None: the entry point's exit status 0
     if not live_bar(): fastprogress_bars.NO_BAR = True   # a log file: no bar redraws (the training logs a line per epoch)
     print(f"layerkd: {settings_line(c)}", flush=True)
