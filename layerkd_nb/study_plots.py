@@ -38,19 +38,21 @@ def plot_arms(arms:dict, # arm name -> its sources (`study_arms`)
               metric:str='accuracy', # the validation metric drawn
               fname=None, # PNG to save
              ): # the figure; None when no named arm has a finished run
-    "Validation `metric` (left) and lr multiplier (right) per epoch of each arm: mean over its finished runs, band min..max"
+    "Validation `metric` (left; middle: the second half zoomed) and lr multiplier (right) per epoch of each arm: mean over its finished runs, band min..max"
     if unknown := sorted(set(names) - set(arms)): raise ValueError(f"Unknown arm(s) {unknown}: the arms are {list(arms)}")
     runs = {n: rs for n in names if (rs := arm_runs(arms[n], seeds))}
     if not runs: return None
-    fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axs = plt.subplots(1, 3, figsize=(14, 3.6))
     for n, rs in runs.items():
-        for ax, curves in zip(axs, ([[row[metric]*100 for row in r['per_epoch']] for r in rs], [run_multipliers(r) for r in rs])):
-            k = min(map(len, curves)); a = np.array([c[:k] for c in curves]); x = np.arange(1, k+1)
+        accuracy, multiplier = [[row[metric]*100 for row in r['per_epoch']] for r in rs], [run_multipliers(r) for r in rs]
+        for ax, curves, start in ((axs[0], accuracy, 0), (axs[1], accuracy, None), (axs[2], multiplier, 0)):
+            k = min(map(len, curves)); start = k // 2 if start is None else start   # the middle panel: the second half
+            a = np.array([c[start:k] for c in curves]); x = np.arange(start+1, k+1)
             line, = ax.plot(x, a.mean(0), label=f"{n} ({len(rs)} run{'s' if len(rs) > 1 else ''})")
             ax.fill_between(x, a.min(0), a.max(0), alpha=0.15, color=line.get_color())
-    axs[0].set_ylabel(f'valid {metric} %'); axs[1].set_ylabel('lr multiplier (x multi-step)')
+    axs[0].set_ylabel(f'valid {metric} %'); axs[1].set_title('second half, zoomed', fontsize=9); axs[2].set_ylabel('lr multiplier (x multi-step)')
     for ax in axs: ax.set_xlabel('epoch'); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axs[1].legend(fontsize=8)
+    axs[2].legend(fontsize=8)
     fig.suptitle(f'Validation {metric} and lr multiplier per epoch (mean over runs, band: min..max)', fontsize=10)
     fig.tight_layout()
     if fname: fig.savefig(fname, dpi=100)
