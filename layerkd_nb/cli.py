@@ -72,13 +72,15 @@ def cli_config(preset:str=None, # a key of `PRESETS`
 # %% ../nbs/05d_cli.ipynb #36bc1c75
 def settings_line(c:ExperimentConfig, # a checked config
                  )->str:
-    "What a user checks before a run starts: the data, image side, training images, batch, schedule, grid, and where results go"
+    "What a user checks before a run starts: the data, image side, training images, batch, schedule, grid (and a Hinton term on the map runs), and where results go"
     side, runs = _input_side(c), grid(c.methods, c.lr_modes, c.seeds)
+    maps = [m for m in c.methods if m not in ('none', 'kd')]
+    hinton = f"; the map runs ({', '.join(maps)}) add Hinton KD (weight {c.map_kd_weight:g}, T {c.T:g})" if c.map_kd_weight and maps else ''
     return (f"{c.dataset}{f' at {c.data}' if c.data else ''}: {c.n_classes} classes, {f'{side}x{side} px' if side else 'images at their own size'}, "
             f"{'every training image' if c.n_train is None else f'{c.n_train} training images'}, batch {c.bs}; {c.epochs} epochs "
             f"(teacher {ifnone(c.teacher_epochs, c.epochs)}), lr {c.lr}, x{c.gamma} at epochs {milestone_epochs(c.milestones, c.epochs)[0]}; "
             f"student {c.student}, teacher {c.teacher}, width {c.width}; {len(runs)} runs ({', '.join(c.methods)} x {', '.join(c.lr_modes)} "
-            f"x seeds {', '.join(map(str, c.seeds))}); results in {Path(c.out).resolve()}")
+            f"x seeds {', '.join(map(str, c.seeds))}){hinton}; results in {Path(c.out).resolve()}")
 
 # %% ../nbs/05d_cli.ipynb #b3a81b46
 def resume_command(argv:list, # the arguments `layerkd` ran with
