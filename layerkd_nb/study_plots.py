@@ -9,11 +9,11 @@ __all__ = ['STUDY_PLOTS', 'arm_runs', 'run_multipliers', 'plot_arms', 'write_stu
 
 # %% ../nbs/05n_study_plots.ipynb #a6597a09
 from pathlib import Path
-import numpy as np
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from .run_results import load_runs
 from .verdicts import multiplier_trajectory
+from .report import plot_band
 
 # %% ../nbs/05n_study_plots.ipynb #56635672
 def arm_runs(sources:list, # (folder, method, lr_mode) triples (`study_arms`' values); missing folders skipped
@@ -46,10 +46,8 @@ def plot_arms(arms:dict, # arm name -> its sources (`study_arms`)
     for n, rs in runs.items():
         accuracy, multiplier = [[row[metric]*100 for row in r['per_epoch']] for r in rs], [run_multipliers(r) for r in rs]
         for ax, curves, start in ((axs[0], accuracy, 0), (axs[1], accuracy, None), (axs[2], multiplier, 0)):
-            k = min(map(len, curves)); start = k // 2 if start is None else start   # the middle panel: the second half
-            a = np.array([c[start:k] for c in curves]); x = np.arange(start+1, k+1)
-            line, = ax.plot(x, a.mean(0), label=f"{n} ({len(rs)} run{'s' if len(rs) > 1 else ''})")
-            ax.fill_between(x, a.min(0), a.max(0), alpha=0.15, color=line.get_color())
+            start = min(map(len, curves)) // 2 if start is None else start   # the middle panel: the second half
+            plot_band(ax, curves, f"{n} ({len(rs)} run{'s' if len(rs) > 1 else ''})", start, alpha=0.15)
     axs[0].set_ylabel(f'valid {metric} %'); axs[1].set_title('second half, zoomed', fontsize=9); axs[2].set_ylabel('lr multiplier (x multi-step)')
     for ax in axs: ax.set_xlabel('epoch'); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axs[2].legend(fontsize=8)
