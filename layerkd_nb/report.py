@@ -40,10 +40,11 @@ def plot_band(ax, # the matplotlib axes drawn on
               label:str, # the line's legend label
               start:int=0, # epochs left out at the start (x counts epochs from 1)
               alpha:float=0.2, # the band's opacity
+              **kwargs, # passed to `ax.plot` (e.g. `ls`)
              ): # the mean's line
     "Mean of `curves` per epoch, with a band from their min to their max in the line's colour"
     n = min(map(len, curves)); a = np.array([c[start:n] for c in curves]); x = np.arange(start+1, n+1)
-    line, = ax.plot(x, a.mean(0), label=label)
+    line, = ax.plot(x, a.mean(0), label=label, **kwargs)
     ax.fill_between(x, a.min(0), a.max(0), alpha=alpha, color=line.get_color())
     return line
 

@@ -43,11 +43,11 @@ def plot_arms(arms:dict, # arm name -> its sources (`study_arms`)
     runs = {n: rs for n in names if (rs := arm_runs(arms[n], seeds))}
     if not runs: return None
     fig, axs = plt.subplots(1, 3, figsize=(14, 3.6))
-    for n, rs in runs.items():
+    for n, rs, ls in zip(runs, runs.values(), ['-', '--', '-.', ':'] * len(runs)):   # line styles: arms at the same multiplier stay told apart
         accuracy, multiplier = [[row[metric]*100 for row in r['per_epoch']] for r in rs], [run_multipliers(r) for r in rs]
         for ax, curves, start in ((axs[0], accuracy, 0), (axs[1], accuracy, None), (axs[2], multiplier, 0)):
             start = min(map(len, curves)) // 2 if start is None else start   # the middle panel: the second half
-            plot_band(ax, curves, f"{n} ({len(rs)} run{'s' if len(rs) > 1 else ''})", start, alpha=0.15)
+            plot_band(ax, curves, f"{n} ({len(rs)} run{'s' if len(rs) > 1 else ''})", start, alpha=0.15, ls=ls)
     axs[0].set_ylabel(f'valid {metric} %'); axs[1].set_title('second half, zoomed', fontsize=9); axs[2].set_ylabel('lr multiplier (x multi-step)')
     for ax in axs: ax.set_xlabel('epoch'); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axs[2].legend(fontsize=8)
