@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 from fastcore.basics import ifnone
 from .config import *
 from .checkpoint import save_atomic
+from .run_results import load_runs
 from .runner import make_dls, get_teacher, train_run, run_dirs, teacher_config
 from .report import write_report, layerwise_runs, layerwise_verdict, control_verdict, verdict_markdown, plot_verdict
 
@@ -65,13 +66,14 @@ def check_out(c:ExperimentConfig, # a checked config
 # %% ../nbs/05l_grids.ipynb #7c0545a2
 def folder_config(c:ExperimentConfig, # a checked config
                  )->ExperimentConfig:
-    "`c` with the methods, LR modes and seeds of the experiment already in `c.out` added: what its `config.json` lists"
-    f = Path(c.out)/'config.json'
-    if not f.exists(): return c
-    old = json.loads(f.read_text())
-    union = lambda a, b: [*a, *[v for v in b if v not in a]]
-    return replace(c, methods=union(old['methods'], c.methods), lr_modes=union(old['lr_modes'], c.lr_modes),
-                   seeds=sorted(set(old['seeds']) | set(c.seeds)))
+    "`c` with the methods, LR modes and seeds already in `c.out` added (its `config.json`'s, and its runs', which another worker may have added meanwhile): what its `config.json` lists"
+    f, runs = Path(c.out)/'config.json', load_runs(c.out)
+    if not f.exists() and not runs: return c
+    old = json.loads(f.read_text()) if f.exists() else dict(methods=[], lr_modes=[], seeds=[])
+    union = lambda *lists: list(dict.fromkeys(v for l in lists for v in l))   # first seen first
+    return replace(c, methods=union(old['methods'], c.methods, [r['method'] for r in runs]),
+                   lr_modes=union(old['lr_modes'], c.lr_modes, [r['lr_mode'] for r in runs]),
+                   seeds=sorted(set(old['seeds']) | set(c.seeds) | {r['seed'] for r in runs}))
 
 # %% ../nbs/05l_grids.ipynb #38abc867
 def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
@@ -101,6 +103,8 @@ def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
         outcome = (f"diverged (loss NaN/inf) in epoch {r['diverged_epoch']}" if r['status'] == 'diverged'
                    else f"{r['metric']} {r['final'][r['metric']]:.4f}")
         log(f"[{i}/{len(runs)}] {run_dir.name}: {outcome} ({r['wall_time']:.0f}s)")
+    folder = folder_config(c)   # again: another worker may have added runs to this folder meanwhile
+    save_atomic(asdict(folder), out/'config.json')
     t = write_report(folder, dls, teacher, verbose=verbose, plots=plots)
     log(f"results in {out.resolve()}: table.md, results.csv{', accuracy.png, layers.png, attention.png' if plots else ''}, "
         f"runs/<run>/results.json; checkpoints in {(out/'checkpoints').resolve()} (large: keep them out of git)")
