@@ -74,7 +74,7 @@ def settings_line(c:ExperimentConfig, # a checked config
                  )->str:
     "What a user checks before a run starts: the data, image side, training images, batch, schedule, grid (and a Hinton term on the map runs), and where results go"
     side, runs = _input_side(c), grid(c.methods, c.lr_modes, c.seeds)
-    maps = [m for m in c.methods if m not in ('none', 'kd')]
+    maps = [m for m in c.methods if m in MAP_METHODS]
     hinton = f"; the map runs ({', '.join(maps)}) add Hinton KD (weight {c.map_kd_weight:g}, T {c.T:g})" if c.map_kd_weight and maps else ''
     return (f"{c.dataset}{f' at {c.data}' if c.data else ''}: {c.n_classes} classes, {f'{side}x{side} px' if side else 'images at their own size'}, "
             f"{'every training image' if c.n_train is None else f'{c.n_train} training images'}, batch {c.bs}; {c.epochs} epochs "

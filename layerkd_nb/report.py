@@ -162,7 +162,7 @@ def write_report(c:ExperimentConfig, # a checked config (its `out` holds the run
     metric = task_setup(c)[2]
     t = results_table(df, tres, metric, div if len(div) else None) if len(df) or len(div) else pd.DataFrame()
     if c.map_kd_weight and len(t):   # the map runs trained with a Hinton term too: say so in their rows
-        t['method'] = [f"{m} + KD (weight {c.map_kd_weight:g}, T {c.T:g})" if m in METHODS and m not in ('none', 'kd') else m for m in t.method]
+        t['method'] = [f"{m} + KD (weight {c.map_kd_weight:g}, T {c.T:g})" if m in MAP_METHODS else m for m in t.method]
     md = table_markdown(t, metric) if len(t) else '(no finished run yet)'
     (out/'table.md').write_text(md + '\n')
     if verbose: print(md)

@@ -8,6 +8,7 @@ Docs: https://layerkd.github.io/layerkd_nb/study_plots.html.md"""
 __all__ = ['STUDY_PLOTS', 'arm_runs', 'run_multipliers', 'plot_arms', 'write_study_plots']
 
 # %% ../nbs/05n_study_plots.ipynb #a6597a09
+from itertools import cycle
 from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
@@ -43,7 +44,7 @@ def plot_arms(arms:dict, # arm name -> its sources (`study_arms`)
     runs = {n: rs for n in names if (rs := arm_runs(arms[n], seeds))}
     if not runs: return None
     fig, axs = plt.subplots(1, 3, figsize=(14, 3.6))
-    for n, rs, ls in zip(runs, runs.values(), ['-', '--', '-.', ':'] * len(runs)):   # line styles: arms at the same multiplier stay told apart
+    for (n, rs), ls in zip(runs.items(), cycle(['-', '--', '-.', ':'])):   # line styles: arms at the same multiplier stay told apart
         accuracy, multiplier = [[row[metric]*100 for row in r['per_epoch']] for r in rs], [run_multipliers(r) for r in rs]
         for ax, curves, start in ((axs[0], accuracy, 0), (axs[1], accuracy, None), (axs[2], multiplier, 0)):
             start = min(map(len, curves)) // 2 if start is None else start   # the middle panel: the second half
