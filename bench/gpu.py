@@ -78,8 +78,8 @@ def _memory_peak(device:str)->int:
 def time_method(c, dls, method:str, warmup:int)->dict:
     "Median step time, epoch time and memory of one training epoch of `method` under config `c`"
     from fastai.torch_core import set_seed
-    from layerkd_nb.config import make_model
-    from layerkd_nb.runner import make_learner
+    from layerkd_nb.experiments import make_model
+    from layerkd_nb.experiments import make_learner
     set_seed(0)
     device = str(dls.device)
     student = make_model(c.student, c.n_classes, c.width).to(device)
@@ -97,7 +97,7 @@ def time_method(c, dls, method:str, warmup:int)->dict:
 
 def paper_config(width:int=None, bs:int=None):
     "The checked `cifar10-paper` config with every method; `width`, `bs`: None keeps the preset's"
-    from layerkd_nb.config import config_for, check_config
+    from layerkd_nb.experiments import config_for, check_config
     return check_config(config_for('cifar10-paper', methods=METHODS, lr_modes=('multistep',), width=width, bs=bs, n_classes=10), data=False)
 
 def print_table(rows:list, device:str):

@@ -46,8 +46,9 @@ def _method_of(config):
     return name, kw, 'measure' in options
 
 def _setup(config, width, bs, device, map_every=1):
-    from layerkd_nb.resnets import cifar_resnet10, cifar_resnet18, match_layers
-    from layerkd_nb.maps import get_method, convert_batchnorm, layer_divergences
+    from layerkd_nb.models import cifar_resnet10, cifar_resnet18, match_layers
+    from layerkd_nb.maps import get_method, convert_batchnorm
+    from layerkd_nb.jsd import layer_divergences
     torch.manual_seed(0)
     student, teacher = cifar_resnet10(10, width).to(device).train(), cifar_resnet18(10, width).to(device).eval()
     teacher.requires_grad_(False)

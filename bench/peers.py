@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from fastai.vision.all import Learner, accuracy, set_seed, SGD, CrossEntropyLossFlat
 from layerkd_nb.data import cifar_dls, subset_dls
-from layerkd_nb.resnets import cifar_resnet10, cifar_resnet18, load_checkpoint
+from layerkd_nb.models import cifar_resnet10, cifar_resnet18, load_checkpoint
 from functools import partial
 from layerkd_nb.callbacks import MapDistillation
 
@@ -38,7 +38,7 @@ def run(name, dls, teacher, epochs, seed=0):
            'layerkd Hinton KD': [MapDistillation(teacher, None, kd_weight=1.)],
            'fasterai SoftTarget': [KnowledgeDistillationCallback(teacher, SoftTarget)]}[name]
     learn = Learner(dls, cifar_resnet10(10, 16), loss_func=CrossEntropyLossFlat(), metrics=accuracy, opt_func=partial(SGD, mom=0.9), wd=5e-4, cbs=cbs)
-    from layerkd_nb.schedules import fit_multistep  # noqa: F401  (patches Learner.fit_multistep)
+    import layerkd_nb.callbacks  # noqa: F401  (adds Learner.fit_multistep)
     start = time.perf_counter()
     with learn.no_bar(), learn.no_logging():
         learn.fit_multistep(epochs, 0.05, milestones=[epochs//2, epochs*3//4], gamma=0.1)

@@ -45,12 +45,8 @@ def sidebar_pages()->list:
     return [page_name(root/'nbs'/nb) for nb in nbs]
 
 def page_name(nb:Path)->str:
-    "The html file nbdev-docs writes for notebook `nb`: its `default_exp` module's last part, else the stem without the number"
-    text = nb.read_text() if nb.exists() else ''   # a missing notebook: its page will be missing too
-    m = re.search(r'#\|\s*default_exp\s+([\w.]+)', text)
-    if m: return m.group(1).split('.')[-1] + '.html'
-    if nb.stem == 'index': return 'index.html'
-    return re.sub(r'^\d+[a-z]?_', '', nb.stem) + '.html'
+    "The html file nbdev-docs writes for notebook `nb`: its stem without the number (nbdev's `nbpath2html`)"
+    return re.sub(r'^\d+[a-zA-Z0-9]*_', '', nb.stem.lower()) + '.html'
 
 def api_pages()->dict:
     "page -> (module, the public functions and classes defined in it), for every notebook with a `default_exp`"
@@ -161,8 +157,8 @@ def check_site(site:Path, shots:Path)->list:
                                         f'({2*VIEWPORT["height"]} px)')
                     page.screenshot(path=str(shots/'index.png'))
                     page.screenshot(path=str(shots/'index-full.png'), full_page=True)
-                if name == 'layerwise.html':
-                    page.goto(base + 'layerwise.html#layerwiselr'); page.wait_for_load_state('networkidle')
+                if name == 'callbacks.layerwise.html':
+                    page.goto(base + 'callbacks.layerwise.html#layerwiselr'); page.wait_for_load_state('networkidle')
                     page.screenshot(path=str(shots/'layerwise-LayerwiseLR.png'))
                 print(f'{name}: {len(info["links"])} links, {len(info["imgs"])} images'
                       + (f', {len(apis[name][1])} public names' if name in apis else ''), flush=True)

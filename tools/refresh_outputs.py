@@ -4,7 +4,7 @@ The experiment notebooks' top part reads committed results only (tables, verdict
 long runs come later and under `nbdev-test` shrink to smoke runs, so `nbdev-test --save` would replace the real runs'
 outputs with smoke outputs. After new runs are committed:
 
-    python tools/refresh_outputs.py nbs/06_cifar.ipynb --upto "## The paper's protocol" && nbdev-clean
+    python tools/refresh_outputs.py nbs/60_cifar.ipynb --upto "## The paper's protocol" && nbdev-clean
     python tools/refresh_outputs.py nbs/index.ipynb --from "### Confirmation" --upto "## The" && nbdev-clean && nbdev-readme
 
 With `--from`, the cells before that heading run only if they hold nothing but imports (so the index's training

@@ -16,7 +16,7 @@ import argparse, fcntl
 from dataclasses import asdict
 from pathlib import Path
 import pandas as pd
-from layerkd_nb.runner import read_results
+from layerkd_nb.experiments import read_results
 
 ROOT = Path('results/cifar10-screen')
 G = 10   # gradient norms recorded every 10th mapped batch

@@ -88,7 +88,7 @@ JOBS += [
 # driving it; (c) the recipe: Hinton KD + attention maps (`map_kd_weight=1`), multi-step and the control reading.
 # (b) and (c) on seeds 1-3 first, then 4-6.
 import screen   # tools/screen.py
-from layerkd_nb.verdicts import control_multipliers
+from layerkd_nb.experiments import control_multipliers
 SCREENED = [(screen.ROOT/name, kw) for name, kw in screen.FORMULATIONS if kw['methods'] == 'input_jacobian']
 INPUT_JACOBIAN = Path('results/cifar10-kd-input_jacobian')
 FIXED = Path('results/fixed-schedule/attention-control-multipliers')
@@ -140,7 +140,7 @@ JOBS += [job for s in CONFIRM_SEEDS.split(',') for job in (
 
 def input_jacobian_teaches():
     "Whether input-Jacobian maps beat the student alone on seeds 1-3 (the 95 % interval of the paired difference above 0)"
-    from layerkd_nb.verdicts import study_arms, compare_arms
+    from layerkd_nb.experiments import study_arms, compare_arms
     t = compare_arms(study_arms(), [('input-Jacobian multi-step', 'student alone')], seeds=(1, 2, 3)).iloc[0]
     return t.seeds == 3 and t.lo > 0
 
@@ -164,7 +164,7 @@ if __name__ == '__main__':
     p.add_argument('--skip', help='leave the jobs whose folder starts with this path to other workers')
     a = p.parse_args()
     if a.tables or a.report:   # the study's tables (06_cifar and the home page show them; 06_cifar checks they are current)
-        from layerkd_nb.cli import main   # = layerkd --out results --report --study (study_arms(results, results/confirm))
+        from layerkd_nb.experiments import main   # = layerkd --out results --report --study (study_arms(results, results/confirm))
         main(['--out', str(STUDY.parent), '--report', '--study'])
         if a.tables: raise SystemExit
     if a.summary or a.report:   # the verdict (and with --report every folder's table and plots): `layerkd --report`'s code
@@ -173,14 +173,14 @@ if __name__ == '__main__':
         v = (report_experiments(ROOT, versus=MULTISTEP, verbose=False) if a.report
              else layerwise_verdict(MULTISTEP, [f for f in folders() if f.exists()]))
         print(v.drop(columns='folder').to_string(index=False, float_format='%.2f'))
-        from layerkd_nb.verdicts import study_arms, confirmation_table, comparison_markdown   # H1-H4 (06_cifar)
+        from layerkd_nb.experiments import study_arms, confirmation_table, comparison_markdown   # H1-H4 (06_cifar)
         print('\nThe pre-registered confirmation (seeds 4-6; pooled: every seed so far):')
         print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM))))
-        from layerkd_nb.verdicts import HARDER_CONFIRMATION
+        from layerkd_nb.experiments import HARDER_CONFIRMATION
         print('\nThe harder task (2,500 images), pre-registered too:')
         print(comparison_markdown(confirmation_table(study_arms('results', CONFIRM, task=HARDER.name), HARDER_CONFIRMATION))); raise SystemExit
     from layerkd_nb.experiments import run_experiment, check_config
-    from layerkd_nb.runner import grid_finished
+    from layerkd_nb.experiments import grid_finished
     for folder, methods, kw, *seed in JOBS:
         if a.only and not str(folder).startswith(a.only) or a.skip and str(folder).startswith(a.skip): continue
         if grid_finished(check_config(config(folder, methods, kw, a.data, *seed))): continue   # nothing to train
