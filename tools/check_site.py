@@ -96,12 +96,14 @@ PAGE_JS = """() => {
   return {imgs, links, errors, raw_math, headings, sidebar, text: main.innerText, title: document.title};
 }"""
 
-VERDICT_JS = """() => {
-  const h = [...document.querySelectorAll('main h2, main h3')].find(h => /layer-wise/i.test(h.textContent) && /verdict/i.test(h.textContent));
-  if (!h) return null;
-  let el = h.closest('section') || h.parentElement;
-  const t = el.querySelector('table');
-  return t ? {top: t.getBoundingClientRect().top + window.scrollY, heading: h.textContent.trim()} : {top: null, heading: h.textContent.trim()};
+INDEX_JS = """() => {
+  const h = [...document.querySelectorAll('main h2')].find(h => /^\\s*results\\b/i.test(h.textContent));
+  const section = h ? (h.closest('section') || h.parentElement) : null;
+  const table = section ? section.querySelector('table') : null;
+  const example = [...document.querySelectorAll('main pre')].find(p => /Learner\\(/.test(p.textContent)
+    && /cbs\\s*=\\s*\\[\\s*MapDistillation\\(/.test(p.textContent) && /LayerwiseLR\\(/.test(p.textContent));
+  return {heading: h ? h.textContent.trim() : null, rows: table ? table.querySelectorAll('tbody tr').length : null,
+          example: example ? example.getBoundingClientRect().top + window.scrollY : null};
 }"""
 
 def check_site(site:Path, shots:Path)->list:
@@ -149,12 +151,15 @@ def check_site(site:Path, shots:Path)->list:
                     shown = {h.replace(' *source*', '').strip() for h in info['headings']}
                     problems += [f'{name}: {module}.{n} has no show_doc entry' for n in public_names if n not in shown]
                 if name == 'index.html':
-                    v = page.evaluate(VERDICT_JS)
-                    if v is None: problems.append('index.html: no section headed "... layer-wise ... verdict"')
-                    elif v['top'] is None: problems.append(f'index.html: the section {v["heading"]!r} has no table')
-                    elif v['top'] > 2*VIEWPORT['height']:
-                        problems.append(f'index.html: the verdict table starts {v["top"]:.0f} px down, below the first two screens '
-                                        f'({2*VIEWPORT["height"]} px)')
+                    v = page.evaluate(INDEX_JS)   # the home page: its results table, and the callbacks' example up front
+                    if v['heading'] is None: problems.append('index.html: no section headed "Results ..."')
+                    elif v['rows'] is None: problems.append(f'index.html: the section {v["heading"]!r} has no table')
+                    elif v['rows'] < 5: problems.append(f'index.html: the results table has {v["rows"]} rows, fewer than the 5 methods')
+                    if v['example'] is None:
+                        problems.append('index.html: no code block with Learner(..., cbs=[MapDistillation(...), LayerwiseLR(...)])')
+                    elif v['example'] > 2*VIEWPORT['height']:
+                        problems.append(f'index.html: the callbacks\' example starts {v["example"]:.0f} px down, below the first two '
+                                        f'screens ({2*VIEWPORT["height"]} px)')
                     page.screenshot(path=str(shots/'index.png'))
                     page.screenshot(path=str(shots/'index-full.png'), full_page=True)
                 if name == 'callbacks.layerwise.html':
