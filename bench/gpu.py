@@ -1,26 +1,36 @@
-"""GPU check: the notebooks' `#| cuda` cells, then one training epoch of `cifar10-paper` per method, timed.
+"""GPU check: a fixed number of training steps of `cifar10-paper` per method, timed within a budget, then the notebooks' `#| cuda` cells.
 
-For the day a GPU is lent (one device, within ~8 minutes):
+For the day a GPU is lent (one device; the table within `--budget-s`, 300 s by default):
 
-    python bench/gpu.py                          # cuda cells + one epoch per method, synthetic CIFAR-shaped data
+    python bench/gpu.py                          # 5 warm-up + 30 timed steps per method, synthetic CIFAR-shaped data, then cuda cells
     python bench/gpu.py --data /tmp/kd_cifar/cifar10   # the same on a CIFAR-10 copy (folder or torchvision layout)
-    python bench/gpu.py --smoke                  # tiny CPU run (CI): width 4, 32 images of 16 px, no cuda cells
+    python bench/gpu.py --bf16 --channels-last   # bf16 autocast (maps and JSD in float32) and channels_last models
+    python bench/gpu.py --smoke --budget-s 60    # tiny CPU run (CI): width 4, 16 px, batch 16, 1 + 1 steps, no cuda cells
 
-1. Each notebook of nbs/ with a `#| cuda` cell runs under `nbdev-test --flags cuda` (skipped with `--smoke` or
-   `--no-cells`).
-2. Per method (student alone `none`, `kd`, `attention`, `jacobian`, `hessian`), the library builds the run of the
+1. Per method (student alone `none`, `kd`, `attention`, `jacobian`, `hessian`), the library builds the run of the
    `cifar10-paper` preset (`config_for`, `check_config`, `make_model`, `make_learner`: full width 64, batch 128, its
-   map settings) with an untrained teacher (the step time does not depend on the teacher's weights), and fits one
-   epoch. A callback times each training batch (device synchronised); the first `--warmup` batches are left out.
-   Data: CIFAR-10 from `--data` if given, else random uint8 CIFAR-shaped images (50,000 train, 10,000 valid) through
-   the same fast-path loader (`array_dls`, the augmentation `cifar_dls` uses).
-3. It prints one table: median step time, its ratio to the student alone, the epoch's training time, and peak memory
-   (CUDA: `max_memory_allocated` during the epoch, and its excess over the memory held before it; CPU: the process's
-   peak resident set size over the epoch minus its resident size before it, as bench/maps.py measures it).
+   map settings) with an untrained teacher (the step time does not depend on the teacher's weights) and trains
+   `--warmup` + `--steps` steps (not an epoch). A callback times each training step (device synchronised) and stops
+   the fit after those steps or when the method's share of the budget is spent: the budget left divided by the
+   methods left, so time a method does not use goes to the next. The first `--warmup` steps are left out of the
+   median. Data: CIFAR-10 from `--data` if given, else random uint8 CIFAR-shaped images (as many as the steps need)
+   through the same fast-path loader (`array_dls`, the augmentation `cifar_dls` uses).
+2. It prints one table, always, whatever was cut: median step time, its ratio to the student alone, an epoch's
+   estimated training time (median step x steps per epoch of CIFAR-10's 50,000 images at the batch size), the steps
+   timed, peak memory (CUDA: `max_memory_allocated` during the steps, and its excess over the memory held before;
+   CPU: the process's peak resident set size minus its resident size before, as bench/maps.py measures it), and the
+   status: `ok`, `cut` (the budget stopped it early: fewer steps timed), `not run` (no budget left) or `failed`.
+3. `--bf16`: the steps under `torch.autocast(bfloat16)` (forward, task loss and maps; the maps and the JSD are computed
+   in float32 by the library); and, measured on the CPU, the JSD between each map method's maps under bf16 autocast
+   and in float32, same models, batch and random vectors (width 16, batch 32, 32 px; `--smoke`: the smoke sizes).
+   `--channels-last`: student, teacher and batches in `torch.channels_last` memory format.
+4. Then each notebook of nbs/ with a `#| cuda` cell runs under `nbdev-test --flags cuda` (skipped with `--smoke` or
+   `--no-cells`): last, so that a cell that hangs cannot cost the table.
 
-Exit status: non-zero if a cuda cell notebook fails or a method cannot run.
+Exit status: non-zero if a cuda cell notebook fails or a method cannot run (a method cut by the budget is not a failure).
 """
 import argparse, gc, os, statistics, subprocess, sys, time
+STARTED = time.perf_counter()   # the budget counts from here: imports and data included
 from pathlib import Path
 import torch
 
@@ -53,17 +63,38 @@ def synthetic_dls(n_train:int, n_valid:int, bs:int, side:int=32, device=None):
                          torch.randint(0, 10, (n,), generator=g))
     return array_dls(part(n_train), part(n_valid), [str(i) for i in range(10)], bs=bs, stats=cifar10_stats, device=device)
 
-def _step_timer():
-    "A callback recording the seconds of each training batch, the device synchronised around it"
-    from fastai.callback.core import Callback
+def _step_timer(n_steps:int, deadline:float):
+    "A callback recording the seconds of each training batch (the device synchronised around it); the fit stops after `n_steps` or at `deadline`"
+    from fastai.callback.core import Callback, CancelFitException
     class StepTimer(Callback):
         order = -100   # before every other callback's `before_batch`
-        def before_fit(self): self.times = []
+        def before_fit(self): self.times, self.cut = [], False
         def before_batch(self):
             if self.training: _sync(str(self.dls.device)); self.start = time.perf_counter()
         def after_batch(self):
-            if self.training: _sync(str(self.dls.device)); self.times.append(time.perf_counter() - self.start)
+            if not self.training: return
+            _sync(str(self.dls.device)); now = time.perf_counter(); self.times.append(now - self.start)
+            if len(self.times) >= n_steps: raise CancelFitException()
+            if now > deadline: self.cut = True; raise CancelFitException()
     return StepTimer()
+
+def _autocast(device:str, dtype=torch.bfloat16):
+    "A callback running forward, task loss and `MapDistillation`'s maps (order 20) under `torch.autocast(dtype)`"
+    from fastai.callback.core import Callback
+    class Autocast(Callback):
+        order = 21   # enters before the forward (after every before_batch up to 21), exits after MapDistillation's after_loss (20)
+        def before_batch(self): self.ctx = torch.autocast(device.split(':')[0], dtype=dtype); self.ctx.__enter__()
+        def after_loss(self): self.ctx.__exit__(None, None, None)
+        def after_cancel_batch(self): self.ctx.__exit__(None, None, None)
+    return Autocast()
+
+def _channels_last():
+    "A callback putting each batch's images in `torch.channels_last` memory format"
+    from fastai.callback.core import Callback
+    class ChannelsLast(Callback):
+        order = -50
+        def before_batch(self): self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in self.xb)
+    return ChannelsLast()
 
 def _memory_start(device:str)->int:
     "Reset the peak-memory counter; the memory in use now"
@@ -75,24 +106,47 @@ def _memory_start(device:str)->int:
 def _memory_peak(device:str)->int:
     return torch.cuda.max_memory_allocated() if device.startswith('cuda') else _rss('VmHWM')
 
-def time_method(c, dls, method:str, warmup:int)->dict:
-    "Median step time, epoch time and memory of one training epoch of `method` under config `c`"
+def time_method(c, dls, method:str, warmup:int, steps:int, deadline:float, bf16:bool=False, channels_last:bool=False)->dict:
+    "Median step time and memory of `warmup + steps` training steps of `method` under config `c`, stopped at `deadline`"
     from fastai.torch_core import set_seed
-    from layerkd_nb.experiments import make_model
-    from layerkd_nb.experiments import make_learner
+    from layerkd_nb.experiments import make_model, make_learner
     set_seed(0)
     device = str(dls.device)
     student = make_model(c.student, c.n_classes, c.width).to(device)
     teacher = None if method == 'none' else make_model(c.teacher, c.n_classes, c.teacher_width or c.width).to(device).eval().requires_grad_(False)
+    if channels_last: student, teacher = [m if m is None else m.to(memory_format=torch.channels_last) for m in (student, teacher)]
     learn = make_learner(c, dls, student, method, 'multistep', teacher)
-    timer = _step_timer()
+    timer = _step_timer(warmup + steps, deadline)
+    cbs = [timer] + ([_autocast(device)] if bf16 else []) + ([_channels_last()] if channels_last else [])
     base = _memory_start(device)
-    with learn.no_logging(), learn.no_bar(): learn.fit(1, c.lr, cbs=timer)
+    with learn.no_logging(), learn.no_bar(): learn.fit(1, c.lr, cbs=cbs)
     peak = _memory_peak(device)
     times = timer.times[warmup:] or timer.times
-    res = dict(method=method, step=statistics.median(times), epoch=sum(timer.times), steps=len(timer.times), peak=peak, extra=peak - base)
+    res = dict(method=method, step=statistics.median(times), timed=len(timer.times[warmup:]), peak=peak, extra=peak - base,
+               status='cut' if timer.cut else 'ok')
     del learn, student, teacher; gc.collect()
     if device.startswith('cuda'): torch.cuda.empty_cache()
+    return res
+
+def bf16_map_jsd(width:int=16, bs:int=32, side:int=32, methods=('attention', 'jacobian', 'hessian'))->dict:
+    "Per map method (the library's defaults), the mean JSD over layers, student and teacher, between maps under CPU bf16 autocast and in float32"
+    from layerkd_nb.models import cifar_resnet10, cifar_resnet18, match_layers
+    from layerkd_nb.maps import get_method
+    from layerkd_nb.jsd import layer_divergences
+    import torch.nn.functional as F
+    res = {}
+    for name in methods:
+        torch.manual_seed(0)
+        student, teacher = cifar_resnet10(10, width), cifar_resnet18(10, width).eval().requires_grad_(False)
+        x, y = torch.randn(bs, 3, side, side), torch.randint(0, 10, (bs,))
+        method = get_method(name); method.prepare(student)
+        pairs = match_layers(student, teacher)
+        state = method.batch_state(pairs)
+        def maps(): return (method.student_maps(student, pairs, x, y, F.cross_entropy, create_graph=False, **state)
+                            + method.teacher_maps(teacher, pairs, x, y, F.cross_entropy, **state))
+        fp32 = maps()
+        with torch.autocast('cpu', dtype=torch.bfloat16): bf16 = maps()
+        res[name] = layer_divergences([m.float() for m in bf16], [m.float() for m in fp32]).mean().item()
     return res
 
 def paper_config(width:int=None, bs:int=None):
@@ -100,48 +154,70 @@ def paper_config(width:int=None, bs:int=None):
     from layerkd_nb.experiments import config_for, check_config
     return check_config(config_for('cifar10-paper', methods=METHODS, lr_modes=('multistep',), width=width, bs=bs, n_classes=10), data=False)
 
-def print_table(rows:list, device:str):
-    "The results as a markdown table, ratios to the student alone (`none`)"
-    alone = next(r for r in rows if r['method'] == 'none')['step']
+def print_table(rows:list, device:str, steps_per_epoch:int):
+    "The results as a markdown table, ratios to the student alone (`none`); a row per method, whatever ran"
+    alone = next((r['step'] for r in rows if r['method'] == 'none' and 'step' in r), None)
     what = 'max allocated' if device.startswith('cuda') else 'peak RSS'
-    print(f"\n| method | step (ms, median) | time / student alone | epoch train (s) | steps | {what} (MiB) | extra (MiB) |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n| method | step (ms, median) | time / student alone | epoch est. (s, {steps_per_epoch} steps) | steps timed | "
+          f"{what} (MiB) | extra (MiB) | status |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['method']} | {r['step']*1e3:.1f} | {r['step']/alone:.2f} | {r['epoch']:.1f} | {r['steps']} | "
-              f"{r['peak']/2**20:.0f} | {r['extra']/2**20:.0f} |", flush=True)
+        if 'step' not in r: print(f"| {r['method']} | - | - | - | 0 | - | - | {r['status']} |"); continue
+        ratio = f"{r['step']/alone:.2f}" if alone else '-'
+        print(f"| {r['method']} | {r['step']*1e3:.1f} | {ratio} | {r['step']*steps_per_epoch:.1f} | {r['timed']} | "
+              f"{r['peak']/2**20:.0f} | {r['extra']/2**20:.0f} | {r['status']} |", flush=True)
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--smoke', action='store_true', help='tiny CPU run: width 4, 32 synthetic images of 16 px, batch 16, no cuda cells')
+    p.add_argument('--smoke', action='store_true', help='tiny CPU run: width 4, synthetic images of 16 px, batch 16, 1 + 1 steps, no cuda cells')
     p.add_argument('--data', help='a CIFAR-10 copy (folder or torchvision layout); default: synthetic CIFAR-shaped data')
     p.add_argument('--device', default=None, help="'cuda' or 'cpu'; default: cuda if available (cpu with --smoke)")
-    p.add_argument('--width', type=int, default=None, help='stem width (default: the preset\'s 64; 4 with --smoke)')
-    p.add_argument('--warmup', type=int, default=None, help='first batches left out of the median (default 5; 1 with --smoke)')
+    p.add_argument('--width', type=int, default=None, help="stem width (default: the preset's 64; 4 with --smoke)")
+    p.add_argument('--bs', type=int, default=None, help="batch size (default: the preset's 128; 16 with --smoke)")
+    p.add_argument('--warmup', type=int, default=None, help='first steps left out of the median (default 5; 1 with --smoke)')
+    p.add_argument('--steps', type=int, default=None, help='timed steps per method (default 30; 1 with --smoke)')
+    p.add_argument('--budget-s', type=float, default=300., help='seconds for all the methods together; the table is printed whatever was cut')
+    p.add_argument('--bf16', action='store_true', help='bf16 autocast; also prints the JSD between bf16 and float32 maps, measured on the CPU')
+    p.add_argument('--channels-last', action='store_true', help='models and batches in channels_last memory format')
     p.add_argument('--no-cells', action='store_true', help='do not run the cuda cells')
     p.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS, help="methods to time ('none' is always timed)")
     a = p.parse_args(argv)
     device = a.device or ('cpu' if a.smoke or not torch.cuda.is_available() else 'cuda')
     if device.startswith('cuda') and not torch.cuda.is_available(): sys.exit("No CUDA device: run on a GPU machine, or use --smoke for the CPU check")
-    if device == 'cpu' and not a.smoke: sys.exit("No CUDA device (or --device cpu): a full-width epoch per method would take hours on a CPU; use --smoke")
-    start = time.perf_counter()
+    if device == 'cpu' and not a.smoke and not a.width: sys.exit("No CUDA device (or --device cpu): full-width steps on a CPU take minutes each; "
+                                                                  "use --smoke, or give --width (and --bs) to time a smaller run on the CPU")
+    start = STARTED
     print(f"torch {torch.__version__}, device {device}" + (f" ({torch.cuda.get_device_name()})" if device.startswith('cuda') else
-          f", {torch.get_num_threads()} threads") + (", smoke run" if a.smoke else ''), flush=True)
-    ok = True
-    if a.smoke or a.no_cells: print("cuda cells: skipped" + (" (smoke run)" if a.smoke else ''))
-    else: ok = run_cuda_cells(cuda_notebooks())
-    c = paper_config(a.width or (4 if a.smoke else None), 16 if a.smoke else None)
+          f", {torch.get_num_threads()} threads") + (", smoke run" if a.smoke else '') + (", bf16 autocast" if a.bf16 else '')
+          + (", channels_last" if a.channels_last else '') + f"; budget {a.budget_s:g} s; load average {os.getloadavg()[0]:.2f}", flush=True)
+    warmup, steps = (a.warmup if a.warmup is not None else (1 if a.smoke else 5)), (a.steps or (1 if a.smoke else 30))
+    c = paper_config(a.width or (4 if a.smoke else None), a.bs or (16 if a.smoke else None))
     if a.data:
         from layerkd_nb.data import cifar_dls
         dls = cifar_dls(a.data, bs=c.bs, device=device)
-    else: dls = synthetic_dls(32, 16, c.bs, side=16, device=device) if a.smoke else synthetic_dls(50_000, 10_000, c.bs, device=device)
-    print(f"cifar10-paper: student {c.student}, teacher {c.teacher}, width {c.width}, batch {c.bs}, "
-          f"{len(dls.train)} steps per epoch on {'synthetic data' if not a.data else a.data}", flush=True)
-    rows = []
-    for m in dict.fromkeys(['none', *a.methods]):
-        try: rows.append(time_method(c, dls, m, a.warmup if a.warmup is not None else (1 if a.smoke else 5)))
-        except Exception as e: print(f"{m}: FAILED: {type(e).__name__}: {e}", flush=True); ok = False
-        else: print(f"{m}: {rows[-1]['step']*1e3:.1f} ms per step ({time.perf_counter() - start:.0f} s so far)", flush=True)
-    if any(r['method'] == 'none' for r in rows): print_table(rows, device)
+    else: dls = synthetic_dls(c.bs * (warmup + steps), c.bs, c.bs, side=16 if a.smoke else 32, device=device)
+    steps_per_epoch = -(-50_000 // c.bs)
+    print(f"cifar10-paper: student {c.student}, teacher {c.teacher}, width {c.width}, batch {c.bs}, {warmup} warm-up + {steps} timed "
+          f"steps per method on {'synthetic data' if not a.data else a.data}", flush=True)
+    ok, rows = True, []
+    methods = list(dict.fromkeys(['none', *a.methods]))
+    for i, m in enumerate(methods):
+        left = a.budget_s - (time.perf_counter() - start)
+        if left <= 0: rows.append(dict(method=m, status='not run')); print(f"{m}: not run (budget spent)", flush=True); continue
+        deadline = time.perf_counter() + left / (len(methods) - i)   # this method's share; what it leaves goes to the next
+        try: rows.append(time_method(c, dls, m, warmup, steps, deadline, a.bf16, a.channels_last))
+        except Exception as e: print(f"{m}: FAILED: {type(e).__name__}: {e}", flush=True); ok = False; rows.append(dict(method=m, status='failed'))
+        else: print(f"{m}: {rows[-1]['step']*1e3:.1f} ms per step, {rows[-1]['timed']} timed ({rows[-1]['status']}; "
+                    f"{time.perf_counter() - start:.0f} s so far)", flush=True)
+    print_table(rows, device, steps_per_epoch)
+    print(f"\nimports, data and methods in {time.perf_counter() - start:.0f} s (budget {a.budget_s:g} s)", flush=True)
+    if a.bf16:
+        sizes = dict(width=4, bs=16, side=16) if a.smoke else dict(width=16, bs=32, side=32)
+        jsd = bf16_map_jsd(**sizes)
+        print(f"\nmaps under CPU bf16 autocast vs float32 (width {sizes['width']}, batch {sizes['bs']}, {sizes['side']} px), mean JSD (nats): "
+              + ', '.join(f"{k} {v:.2g}" for k, v in jsd.items()), flush=True)
+    if a.smoke or a.no_cells: print("cuda cells: skipped" + (" (smoke run)" if a.smoke else ''))
+    else: ok = run_cuda_cells(cuda_notebooks()) and ok
     print(f"\ntotal {time.perf_counter() - start:.0f} s" + ('' if ok else '; FAILURES above'))
     return 0 if ok else 1
 

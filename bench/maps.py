@@ -6,6 +6,8 @@ distillation callback does per batch. Each configuration runs in a fresh subproc
 
 - time: median seconds of the timed steps (after warm-up steps); the configurations run `--repeats` times,
   interleaved, and the smallest median is kept (other processes on a shared machine only ever slow a run down);
+  with `--cpu-time` (CPU only; best with `--threads 1`) the process's CPU time instead of wall time: the work a step
+  does, which other processes on shared cores barely change, where wall time there can vary several-fold;
 - memory on CPU: the process's peak resident set size (VmHWM) during the steps minus its resident size just before
   them (the high-water mark is reset with /proc/self/clear_refs after setup): the extra memory a step needs;
 - memory on CUDA: torch.cuda.max_memory_allocated during the steps minus memory_allocated before them.
@@ -27,13 +29,58 @@ loss-gradient Jacobian map the student's map is read from the backward's own gra
 With `--map-every`, configuration `method@k` computes maps on every k-th step only (as `MapDistillation(map_every=k)`
 does) and a step's time is the mean over `--steps` steps (a multiple of every k), so that it is
 the amortised cost per batch; `ce` is then timed the same way.
+
+## FLOPs and the floor
+
+Beside each time ratio the table prints two FLOP ratios to the `ce` step, both counted with
+`torch.utils.flop_counter.FlopCounterMode` (it counts convolutions and matrix products, forward and backward, of any
+order; batch norm, activations, the maps' own arithmetic and the JSD are elementwise and not counted: they are
+bandwidth, not FLOPs, so time above the floor is where they show):
+
+- **FLOPs**: the whole training step as implemented (the `step` below, `--flop-steps` of them for `method@k`, mean).
+- **floor**: the passes the method's arithmetic cannot avoid, each counted on its own in a fresh graph of the same
+  student, teacher and batch, summed:
+  - student forward + task loss (`S_f`); every configuration;
+  - student backward of the task loss, every parameter (`S_b`); `ce`, `attention` (its map term adds only
+    elementwise ops to the backward) and every `:measure`;
+  - teacher forward (`T_f`); every configuration with a teacher;
+  - teacher gradient of the map's scalar at its 4 crucial weights only (`T_g`: the only weights requiring grad,
+    the input not, so autograd stops at the first crucial conv, the stem); derivative maps;
+  - student gradient of the map's scalar at its crucial weights (`S_g`); derivative maps, except the measured-only
+    loss-gradient Jacobian map (read from `S_b`'s own gradients);
+  - a Hessian-vector product beyond its gradient, at Pearlmutter's cost: one forward and one gradient more
+    (`S_f + S_g`, `T_f + T_g`; an HVP ~ 2 gradients: an ideal no PyTorch product reaches on these nets: forward over
+    reverse, `torch.func.jvp` of `grad`, counts more FLOPs than the implemented reverse over reverse, bench/hvp.py); the Gauss-Newton product `J^T H_out J z` needs no gradient,
+    only a forward-mode J z (~ a forward, `S_f`/`T_f`) and a J^T (~ a gradient, `S_g`/`T_g`);
+  - a map trained through: the one backward of `task loss + lambda * JSD(maps)` to every parameter, through the
+    map's own derivative graph (`S_b2` for Jacobian maps, the backward of a backward; `S_b3` for Hessian maps, the
+    backward of the reverse-over-reverse HVP graph, the only one PyTorch's autograd can differentiate again), counted
+    as it runs, in place of `S_b`.
+
+  So: `ce` = S_f + S_b; `attention` = S_f + S_b + T_f; `jacobian` = S_f + S_g + S_b2 + T_f + T_g;
+  `jacobian:measure` = S_f + S_b + T_f + T_g (+ S_g for a target other than the loss); `hessian` = S_f + S_g +
+  (S_f + S_g) + S_b3 + T_f + T_g + (T_f + T_g); `hessian:measure` = the same with S_b for S_b3. `--passes` prints
+  each pass's GFLOPs, and beside them what the implementation's own Hessian-vector products cost (reverse over reverse).
+- **map JSD**: the mean JSD (nats, over layers, student and teacher maps) between the configuration's maps and the
+  exact maps of the same batch and random vectors: `hessian:gauss_newton` against `hessian`'s exact product; 0 for
+  exact configurations (the same arithmetic as their reference).
+
+`--profile` with no configuration profiles, after the table, every configuration whose time is more than 1.3x its
+floor (time ratio / floor ratio > 1.3). `--json FILE` writes `{config: {"time_ratio", "flop_ratio", "floor_ratio",
+"memory_ratio", "map_jsd"}}` (one width; with several, `{width: {config: ...}}`).
+
+    python bench/maps.py --widths 16 --bs 128 --json out.json
+    python bench/maps.py --widths 16 --configs ce attention jacobian hessian --passes --profile
 """
 import argparse, json, os, statistics, subprocess, sys, time
-from contextlib import nullcontext
+from pathlib import Path
+from contextlib import nullcontext, contextmanager
 import torch, torch.nn.functional as F
 from torch.profiler import record_function
+from torch.utils.flop_counter import FlopCounterMode
 
-CONFIGS = ('ce', 'ce_autograd_bn', 'attention', 'jacobian', 'hessian')
+CONFIGS = ('ce', 'ce_autograd_bn', 'attention', 'jacobian', 'jacobian:logits:channel', 'hessian', 'hessian:measure',
+           'hessian:gauss_newton')
 FORMULATIONS = ('jacobian:logits', 'jacobian:true_class', 'jacobian:true_class:channel', 'jacobian:measure',
                 'hessian:logits', 'hessian:true_class', 'hessian:measure', 'hessian:gauss_newton')
 GOALS = dict(attention=1.8, jacobian=5.0, hessian=12.0)
@@ -45,22 +92,30 @@ def _method_of(config):
     if 'gauss_newton' in options: kw['curvature'] = 'gauss_newton'
     return name, kw, 'measure' in options
 
-def _setup(config, width, bs, device, map_every=1):
+def _problem(width, bs, device):
+    "(student in train mode, frozen teacher in eval mode, their 4 `LayerPair`s, images, labels): the same for the same arguments"
     from layerkd_nb.models import cifar_resnet10, cifar_resnet18, match_layers
-    from layerkd_nb.maps import get_method, convert_batchnorm
-    from layerkd_nb.jsd import layer_divergences
     torch.manual_seed(0)
     student, teacher = cifar_resnet10(10, width).to(device).train(), cifar_resnet18(10, width).to(device).eval()
     teacher.requires_grad_(False)
+    x, y = torch.randn(bs, 3, 32, 32, device=device), torch.randint(0, 10, (bs,), device=device)
+    return student, teacher, match_layers(student, teacher), x, y
+
+def _method_kwargs(name, kw):
+    "The map method's arguments: for 'jacobian' the formulation this bench measured first (loss, entry) unless given"
+    old_defaults = dict(target='loss', granularity='entry') if name == 'jacobian' else {}   # (before JacobianMaps' defaults became logits/channel)
+    return {**old_defaults, **kw}
+
+def _setup(config, width, bs, device, map_every=1):
+    from layerkd_nb.maps import get_method, convert_batchnorm
+    from layerkd_nb.jsd import layer_divergences
+    student, teacher, pairs, x, y = _problem(width, bs, device)
     name, kw, measure = _method_of(config)
-    old_defaults = dict(target='loss', granularity='entry') if name == 'jacobian' else {}   # the formulations this bench measured
-    method = get_method(name, **{**old_defaults, **kw}) if name in GOALS else None         # (before JacobianMaps' defaults became logits/channel)
+    method = get_method(name, **_method_kwargs(name, kw)) if name in GOALS else None
     if method: method.prepare(student)
     if config == 'ce_autograd_bn': convert_batchnorm(student)
-    pairs = match_layers(student, teacher)
     reuse = measure and getattr(method, 'reads_loss_gradients', False)   # a loss-gradient map read from the backward's own gradients
     opt = torch.optim.SGD(student.parameters(), lr=1e-3, momentum=0.9)
-    x, y = torch.randn(bs, 3, 32, 32, device=device), torch.randint(0, 10, (bs,), device=device)
     calls = iter(range(10**9))
     def step():   # the phases are labelled for `--profile`; as `MapDistillation` does it (map term not scaled by k)
         opt.zero_grad()
@@ -86,6 +141,102 @@ def _setup(config, width, bs, device, map_every=1):
             opt.step()
     return step
 
+def _flops(fn):
+    "(FLOPs of `fn()` as `FlopCounterMode` counts them, its result)"
+    with FlopCounterMode(display=False) as counter: out = fn()
+    return counter.get_total_flops(), out
+
+def step_flops(step, n_steps=1):
+    "Mean FLOPs of `n_steps` calls of `step` (a warm-up call first, not counted)"
+    step()
+    return _flops(lambda: [step() for _ in range(n_steps)])[0] / n_steps
+
+@contextmanager
+def _grad_only(model, params):
+    "Inside: of `model`'s parameters only `params` require grad (as the map methods' teacher pass); flags restored after"
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    ids = {id(p) for p in params}
+    try:
+        for p, _ in flags: p.requires_grad_(id(p) in ids)
+        with torch.enable_grad(): yield
+    finally:
+        for p, f in flags: p.requires_grad_(f)
+
+PASSES = dict(   # the floor's passes, as `--passes` names them
+    S_f='student forward + task loss', S_b='student backward of the task loss, every parameter',
+    S_g="student gradient of the map's scalar at its crucial weights", S_jz='student J z (forward mode, ~ S_f)',
+    S_hvp="student HVP beyond its gradient (Pearlmutter: ~ S_f + S_g)",
+    S_b2='student backward through the Jacobian maps (+ task loss), every parameter',
+    S_b3='student backward through the Hessian maps (+ task loss), every parameter',
+    T_f='teacher forward', T_g="teacher gradient of the map's scalar at its crucial weights only",
+    T_jz='teacher J z (forward mode, ~ T_f)', T_hvp="teacher HVP beyond its gradient (Pearlmutter: ~ T_f + T_g)")
+
+def floor_passes(config, width, bs, device):
+    """(floor, implemented): FLOPs of each pass the arithmetic of `config` cannot avoid (keys of `PASSES`), each counted on
+    its own in a fresh graph; and of the implementation's own curvature products, for comparison"""
+    from layerkd_nb.maps import convert_batchnorm, autograd_batchnorm, derivative_target, rademacher_like, weight_map, weight_gauss_newton_vp
+    from layerkd_nb.jsd import layer_divergences
+    name, kw, measure = _method_of(_split_config(config)[0])
+    kw = _method_kwargs(name, kw)
+    student, teacher, pairs, x, y = _problem(width, bs, device)
+    hessian, gauss_newton = name == 'hessian', kw.get('curvature') == 'gauss_newton'
+    if hessian or config == 'ce_autograd_bn': convert_batchnorm(student)
+    floor, implemented = {}, {}
+    def count(into, key, fn):
+        into[key], out = _flops(fn)
+        return out
+    params = list(student.parameters())
+    pred = count(floor, 'S_f', lambda: student(x))
+    loss = F.cross_entropy(pred, y)
+    if name in ('attention', 'ce', 'ce_autograd_bn'):
+        if name == 'attention':
+            with torch.no_grad(): count(floor, 'T_f', lambda: teacher(x))
+        count(floor, 'S_b', lambda: torch.autograd.grad(loss, params))   # attention's map term adds elementwise ops only
+        return floor, implemented
+    target, granularity = kw.get('target', 'loss'), kw.get('granularity', 'entry')
+    def scalar_of(p, l=None):
+        return F.cross_entropy(p / kw.get('T', 4.), y) if gauss_newton else derivative_target(target, p, y, F.cross_entropy, l, 0)
+    def derivatives(who, weights, p, scalar, trained):
+        "`who`'s ('S' or 'T') derivatives the maps are made of; their floor passes counted into `floor`"
+        if gauss_newton:   # J z by forward mode (~ a forward), J^T (H_out J z) (~ a gradient); the implemented product apart
+            floor[f'{who}_jz'] = floor[f'{who}_f']
+            floor[f'{who}_g'] = _flops(lambda: torch.autograd.grad(scalar, weights, retain_graph=True))[0]
+            return count(implemented, f'{who} Gauss-Newton product as implemented', lambda: weight_gauss_newton_vp(
+                p, scalar, weights, rademacher_like(weights), create_graph=trained, retain_graph=True))
+        grads = count(floor, f'{who}_g', lambda: torch.autograd.grad(scalar, weights, create_graph=trained or hessian, retain_graph=True))
+        if not hessian: return grads
+        floor[f'{who}_hvp'] = floor[f'{who}_f'] + floor[f'{who}_g']
+        vectors = rademacher_like(weights)
+        return count(implemented, f'{who} HVP beyond its gradient as implemented (reverse over reverse)', lambda: torch.autograd.grad(
+            sum((g * v).sum() for g, v in zip(grads, vectors)), weights, create_graph=trained, retain_graph=True))
+    t_weights = [q.teacher.weight for q in pairs]
+    with (autograd_batchnorm(teacher) if hessian else nullcontext()), _grad_only(teacher, t_weights):
+        t_pred = count(floor, 'T_f', lambda: teacher(x))
+        t_maps = [weight_map(d.detach(), granularity) for d in derivatives('T', t_weights, t_pred, scalar_of(t_pred), False)]
+    if measure:
+        if not (name == 'jacobian' and target == 'loss'):   # else the map is read from S_b's own gradients
+            derivatives('S', [q.student.weight for q in pairs], pred, scalar_of(pred, loss), False)
+        count(floor, 'S_b', lambda: torch.autograd.grad(loss, params))
+    else:
+        ds = derivatives('S', [q.student.weight for q in pairs], pred, scalar_of(pred, loss), True)
+        term = layer_divergences([weight_map(d, granularity) for d in ds], t_maps).sum()
+        count(floor, 'S_b3' if hessian else 'S_b2', lambda: torch.autograd.grad(loss + term, params))
+    return floor, implemented
+
+def map_error(config, width, bs, device):
+    "Mean JSD between the maps of `config` and the exact maps of the same batch and vectors (0 for exact configurations)"
+    name, kw, measure = _method_of(_split_config(config)[0])
+    if kw.get('curvature') != 'gauss_newton': return 0.
+    from layerkd_nb.maps import get_method
+    from layerkd_nb.jsd import layer_divergences
+    student, teacher, pairs, x, y = _problem(width, bs, device)
+    approx, exact = get_method(name, **kw), get_method(name, **{k: v for k, v in kw.items() if k not in ('curvature', 'T')})
+    approx.prepare(student)
+    state = approx.batch_state(pairs)
+    def both(m): return (m.student_maps(student, pairs, x, y, F.cross_entropy, create_graph=False, **state)
+                         + m.teacher_maps(teacher, pairs, x, y, F.cross_entropy, **state))
+    return layer_divergences(both(approx), both(exact)).mean().item()
+
 def _rss(field):
     "VmRSS or VmHWM of this process, in bytes"
     for line in open('/proc/self/status'):
@@ -99,8 +250,9 @@ def _split_config(config):
     name, _, k = config.partition('@')
     return name, int(k) if k else None
 
-def worker(config, width, bs, warmup, steps, device):
-    "Time and peak memory of `steps` training steps of `config`, as a JSON line (`method@k`: mean time, maps every k)"
+def worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False):
+    """Time and peak memory of `steps` training steps of `config`, as a JSON line (`method@k`: mean time, maps every k);
+    with `count`, also the step's FLOPs, its floor's passes and the maps' error"""
     name, map_every = _split_config(config)
     step = _setup(name, width, bs, device, map_every or 1)
     if device.startswith('cuda'):
@@ -108,16 +260,21 @@ def worker(config, width, bs, warmup, steps, device):
     else:
         with open('/proc/self/clear_refs', 'w') as f: f.write('5')   # reset the peak RSS to the current RSS
         base = _rss('VmRSS')
+    clock = time.process_time if cpu_time else time.perf_counter   # CPU time: what other processes on the cores do not inflate
     times = []
     for i in range(warmup + steps):
-        _sync(device); start = time.perf_counter()
+        _sync(device); start = clock()
         step()
-        _sync(device); times.append(time.perf_counter() - start)
+        _sync(device); times.append(clock() - start)
     peak = torch.cuda.max_memory_allocated() if device.startswith('cuda') else _rss('VmHWM')
     timed = times[warmup:]
     amortised = map_every is not None or config.endswith('@')
-    print(json.dumps(dict(config=config, width=width, memory=peak - base,
-                          time=statistics.mean(timed) if amortised else statistics.median(timed))))
+    res = dict(config=config, width=width, memory=peak - base, time=statistics.mean(timed) if amortised else statistics.median(timed))
+    if count:
+        res['flops'] = step_flops(step, map_every or 1)
+        res['passes'], res['implemented'] = floor_passes(name, width, bs, device)
+        res['map_jsd'] = map_error(name, width, bs, device)
+    print(json.dumps(res))
 
 def profile(config, width, bs, device, rows=15):
     "Top ops (self time) of one step of `config`"
@@ -134,32 +291,64 @@ def profile(config, width, bs, device, rows=15):
     print()
     print(prof.key_averages().table(sort_by=key, row_limit=rows))
 
-def _run_worker(config, width, bs, warmup, steps, device):
-    out = subprocess.run([sys.executable, __file__, '--worker', config, '--widths', str(width), '--bs', str(bs),
-                          '--warmup', str(warmup), '--steps', str(steps), '--device', device], capture_output=True, text=True)
+def _run_worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False):
+    out = subprocess.run([sys.executable, __file__, '--worker', config, '--widths', str(width), '--bs', str(bs), '--warmup', str(warmup),
+                          '--steps', str(steps), '--device', device, '--threads', str(torch.get_num_threads())]
+                         + ([] if count else ['--no-count']) + (['--cpu-time'] if cpu_time else []), capture_output=True, text=True)
     if out.returncode: sys.exit(f"{config} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
-def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS):
+def ratios(res:dict)->dict:
+    "Per configuration of one width's results (the first, `ce`, the unit): time, FLOP, floor and memory ratios, map JSD"
+    ce = next(iter(res.values()))
+    ce_floor = sum(ce['passes'].values())
+    def floor(config, r):   # `method@k`: maps on one step in k, the others plain steps
+        k = _split_config(config)[1] or 1
+        return (sum(r['passes'].values()) + (k - 1) * ce_floor) / k
+    return {c: dict(time_ratio=r['time'] / ce['time'], flop_ratio=r['flops'] / ce['flops'], floor_ratio=floor(c, r) / ce_floor,
+                    memory_ratio=r['memory'] / ce['memory'], map_jsd=r['map_jsd']) for c, r in res.items()}
+
+def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS, json_path=None, passes=False, auto_profile=False, cpu_time=False):
     "Run each configuration in its own process (`repeats` interleaved rounds) and print the table of ratios to `ce`"
     print(f"torch {torch.__version__}, device {device}"
           + (f" ({torch.cuda.get_device_name()})" if device.startswith('cuda') else f", {torch.get_num_threads()} threads")
-          + f", batch {bs}, {warmup} warm-up + {steps} timed steps (median), best of {repeats} rounds; "
+          + f", batch {bs}, {warmup} warm-up + {steps} timed steps (median), best of {repeats} rounds"
+          + (", process CPU time" if cpu_time else ", wall time") + "; "
           + f"load average before: {os.getloadavg()[0]:.2f}\n")
-    print("| width | method | step (s) | time / CE | goal | peak extra memory (MiB) | memory / CE |")
-    print("|---|---|---|---|---|---|---|")
+    print("| width | method | step (s) | time / CE | FLOPs / CE | floor / CE | time / floor | goal | peak extra memory (MiB) | memory / CE | map JSD |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    results, everything = {}, {}
     for width in widths:
-        rounds = [{c: _run_worker(c, width, bs, warmup, steps, device) for c in configs} for _ in range(repeats)]
-        res = {c: min((r[c] for r in rounds), key=lambda o: o['time']) for c in configs}
-        ce = res[configs[0]]
-        for config, r in res.items():
+        rounds = [{c: _run_worker(c, width, bs, warmup, steps, device, i == 0, cpu_time) for c in configs} for i in range(repeats)]
+        res = {c: dict(min((r[c] for r in rounds), key=lambda o: o['time']), **{k: rounds[0][c][k] for k in ('flops', 'passes', 'implemented', 'map_jsd')})
+               for c in configs}
+        results[width], everything[width] = ratios(res), res
+        for config, q in results[width].items():
             name, k = _split_config(config)
             base = name.split(':')[0]
             goal = ('<= 3x (amortised)' if base == 'hessian' and (k or 1) > 1 else
                     f"<= {GOALS[base]}x" if base in GOALS and not name.endswith(':measure') else '')
-            print(f"| {width} | {config} | {r['time']:.3f} | {r['time']/ce['time']:.2f} | {goal} | "
-                  f"{r['memory']/2**20:.0f} | {r['memory']/ce['memory']:.2f} |", flush=True)
+            print(f"| {width} | {config} | {res[config]['time']:.3f} | {q['time_ratio']:.2f} | {q['flop_ratio']:.2f} | {q['floor_ratio']:.2f} | "
+                  f"{q['time_ratio'] / q['floor_ratio']:.2f} | {goal} | {res[config]['memory']/2**20:.0f} | {q['memory_ratio']:.2f} | "
+                  f"{q['map_jsd']:.2g} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    if passes:
+        for width, res in everything.items():
+            print(f"\n## Passes, width {width} (GFLOP; floor passes, then the implementation's own products where they differ)\n")
+            for config, r in res.items():
+                print(f"- {config}: step {r['flops']/1e9:.2f}, floor {sum(r['passes'].values())/1e9:.2f} = "
+                      + ' + '.join(f"{k} {v/1e9:.2f}" for k, v in r['passes'].items())
+                      + ''.join(f"; {k}: {v/1e9:.2f}" for k, v in r['implemented'].items()))
+            print('\n' + '\n'.join(f"  {k}: {v}" for k, v in PASSES.items()))
+    if json_path:
+        Path(json_path).write_text(json.dumps(results[widths[0]] if len(widths) == 1 else {str(w): r for w, r in results.items()}, indent=1))
+        print(f"\nwrote {json_path}")
+    if auto_profile:
+        for width in widths:
+            for config, q in results[width].items():
+                if q['time_ratio'] > 1.3 * q['floor_ratio']:
+                    print(f"\n{config} at width {width}: time {q['time_ratio'] / q['floor_ratio']:.2f}x its floor\n"); profile(config, width, bs, device)
+    return results
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -170,15 +359,25 @@ if __name__ == '__main__':
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--worker', help='internal: run one configuration')
+    parser.add_argument('--no-count', action='store_true', help='internal: the worker times only (no FLOPs, floor, map error)')
     parser.add_argument('--map-every', type=int, nargs='+', help='amortised cost of maps on every k-th step, for these k')
-    parser.add_argument('--profile', help='print the top ops of one step of this configuration')
+    parser.add_argument('--profile', nargs='?', const=True, help='print the top ops of one step of this configuration; '
+                        'with no configuration, after the table, of every configuration whose time is > 1.3x its floor')
     parser.add_argument('--formulations', action='store_true', help='also the map formulations (targets, channel maps, measuring only)')
     parser.add_argument('--configs', nargs='+', help='only these configurations (ce first), e.g. ce jacobian:logits hessian@4')
+    parser.add_argument('--json', help='write {config: {time_ratio, flop_ratio, floor_ratio, memory_ratio, map_jsd}} to this file')
+    parser.add_argument('--passes', action='store_true', help="print each configuration's floor passes (GFLOP)")
+    parser.add_argument('--cpu-time', action='store_true', help="time steps in process CPU time (CPU only): robust to other processes "
+                        "on the cores, with `--threads 1` (no threads waiting on each other)")
+    parser.add_argument('--threads', type=int, help='torch intra-op threads (default: torch\'s)')
     a = parser.parse_args()
-    if a.worker: worker(a.worker, a.widths[0], a.bs, a.warmup, a.steps, a.device)
-    elif a.profile: profile(a.profile, a.widths[0], a.bs, a.device)
-    elif a.configs: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, tuple(a.configs))
+    if a.threads: torch.set_num_threads(a.threads)
+    table = dict(json_path=a.json, passes=a.passes, auto_profile=a.profile is True, cpu_time=a.cpu_time)
+    if a.worker: worker(a.worker, a.widths[0], a.bs, a.warmup, a.steps, a.device, not a.no_count, a.cpu_time)
+    elif isinstance(a.profile, str): profile(a.profile, a.widths[0], a.bs, a.device)
+    elif a.configs: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, tuple(a.configs), **table)
     elif a.map_every:
         configs = ('ce@',) + tuple(f'{m}@{k}' for m in GOALS for k in a.map_every)   # 'ce@': CE timed as a mean too
-        run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, configs)
-    else: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, CONFIGS + (FORMULATIONS if a.formulations else ()))
+        run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, configs, **table)
+    else: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats,
+                  tuple(dict.fromkeys(CONFIGS + (FORMULATIONS if a.formulations else ()))), **table)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The `cifar10-cpu` grid of nbs/60_cifar.ipynb in the background. Resumable: run this again after any
+# The `cifar10-cpu` grid of nbs/62_cifar_cpu.ipynb in the background. Resumable: run this again after any
 # interruption (finished runs are skipped, an unfinished one continues after its last finished epoch).
 # Log: results/cifar10-cpu/checkpoints/run.log (git-ignored, with the checkpoints).
 set -e

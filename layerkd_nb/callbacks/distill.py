@@ -11,12 +11,11 @@ __all__ = ['distill_options', 'default_weights', 'check_distill_option', 'MapWei
 import math, numbers
 import numpy as np
 import pandas as pd
-from fastcore.basics import store_attr, patch
 import math
 import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
-from fastcore.basics import store_attr, ifnone, patch
+from fastcore.basics import store_attr, ifnone
 from fastai.learner import Metric
 from fastai.torch_core import num_distrib
 from fastai.learner import Learner
@@ -67,54 +66,42 @@ class MapWeight:
         store_attr('grad_fraction,calibration_batches,record_every')
         self.calibration, self.rows = [], []
 
+    def wanted(self,
+               n_mapped:int, # mapped batches before this one
+               lr_find:bool=False, # inside `lr_find`
+              )->tuple: # (calibrating, recording)
+        "Whether this mapped batch's gradient norms set lambda, and whether they are recorded"
+        calibrating = self.weight == 'auto' and len(self.calibration) < self.calibration_batches
+        recording = bool(self.record_every) and not lr_find and n_mapped % self.record_every == 0
+        return calibrating, recording
 
-# %% ../../nbs/33_callbacks.distill.ipynb #d50920d3
-@patch
-def wanted(self:MapWeight,
-           n_mapped:int, # mapped batches before this one
-           lr_find:bool=False, # inside `lr_find`
-          )->tuple: # (calibrating, recording)
-    "Whether this mapped batch's gradient norms set lambda, and whether they are recorded"
-    calibrating = self.weight == 'auto' and len(self.calibration) < self.calibration_batches
-    recording = bool(self.record_every) and not lr_find and n_mapped % self.record_every == 0
-    return calibrating, recording
+    def update(self,
+               task:float, # gradient norm of the task loss
+               mapped:float, # gradient norm of the map term (before lambda)
+               calibrating:bool, # from `wanted`
+               recording:bool, # from `wanted`
+               epoch:int=0, # for the recorded row
+               iteration:int=0, # training batch since the start, for the recorded row
+              ):
+        "Calibrate lambda on the norms and record them, as `wanted` says"
+        if calibrating:
+            self.calibration.append((task, mapped))
+            task_mean, map_mean = np.mean(self.calibration, 0)
+            self.value = self.grad_fraction * task_mean / max(map_mean, 1e-12)
+        if recording: self.rows.append(dict(epoch=epoch, iter=iteration, task_norm=task, map_norm=mapped, weight=self.value,
+                                            ratio=self.value*mapped/task))
 
+    @property
+    def table(self)->pd.DataFrame:
+        "The recorded rows: gradient norms of the task loss and of the map term, lambda, and lambda*map/task"
+        return pd.DataFrame(self.rows, columns=['epoch', 'iter', 'task_norm', 'map_norm', 'weight', 'ratio'])
 
-# %% ../../nbs/33_callbacks.distill.ipynb #b4e92121
-@patch
-def update(self:MapWeight,
-           task:float, # gradient norm of the task loss
-           mapped:float, # gradient norm of the map term (before lambda)
-           calibrating:bool, # from `wanted`
-           recording:bool, # from `wanted`
-           epoch:int=0, # for the recorded row
-           iteration:int=0, # training batch since the start, for the recorded row
-          ):
-    "Calibrate lambda on the norms and record them, as `wanted` says"
-    if calibrating:
-        self.calibration.append((task, mapped))
-        task_mean, map_mean = np.mean(self.calibration, 0)
-        self.value = self.grad_fraction * task_mean / max(map_mean, 1e-12)
-    if recording: self.rows.append(dict(epoch=epoch, iter=iteration, task_norm=task, map_norm=mapped, weight=self.value,
-                                        ratio=self.value*mapped/task))
+    # the state a checkpoint saves, through `MapDistillation`
+    def state_dict(self)->dict: return dict(norm_rows=list(self.rows), map_weight=self.value, calibration=list(self.calibration))
 
-
-# %% ../../nbs/33_callbacks.distill.ipynb #e7b08f89
-@patch(as_prop=True)
-def table(self:MapWeight)->pd.DataFrame:
-    "The recorded rows: gradient norms of the task loss and of the map term, lambda, and lambda*map/task"
-    return pd.DataFrame(self.rows, columns=['epoch', 'iter', 'task_norm', 'map_norm', 'weight', 'ratio'])
-
-
-# %% ../../nbs/33_callbacks.distill.ipynb #38950b72
-@patch
-def state_dict(self:MapWeight)->dict: return dict(norm_rows=list(self.rows), map_weight=self.value, calibration=list(self.calibration))
-
-@patch
-def load_state_dict(self:MapWeight, state:dict):
-    self.rows, self.calibration = list(state.get('norm_rows', [])), list(state.get('calibration', []))
-    if state.get('map_weight') is not None: self.value = state['map_weight']
-
+    def load_state_dict(self, state:dict):
+        self.rows, self.calibration = list(state.get('norm_rows', [])), list(state.get('calibration', []))
+        if state.get('map_weight') is not None: self.value = state['map_weight']
 
 # %% ../../nbs/33_callbacks.distill.ipynb #ad99f19f
 def hinton_kd(student_logits:Tensor, # (B, C)
@@ -193,168 +180,139 @@ class MapDistillation(ResumableCallback):
         "Measuring only, with a method whose student maps read the `.grad` the task loss's backward leaves (`reads_loss_gradients`)"
         return not self.trains and not self.kd_weight and self.method is not None and self.method.reads_loss_gradients
 
+    # set-up: pair the layers, prepare the student
+    def _setup(self):
+        "Pair the layers (`layer_pairs`: by name, by ResNet names, or probing a batch) and prepare the student; idempotent"
+        if self.method is None: return
+        if not self.method.per_layer: self.pairs = []   # one map of the whole model: no layers to pair
+        if self.pairs is None or not all(isinstance(p, LayerPair) for p in self.pairs):
+            self.pairs = layer_pairs(self.learn.model, self.teacher, self._sample_batch, self.pairs, same_shape=self.method.uses_grad)
+        self.method.prepare(unwrap_model(self.learn.model))
 
-# %% ../../nbs/33_callbacks.distill.ipynb #442d9de3
-@patch
-def _setup(self:MapDistillation):
-    "Pair the layers (`layer_pairs`: by name, by ResNet names, or probing a batch) and prepare the student; idempotent"
-    if self.method is None: return
-    if not self.method.per_layer: self.pairs = []   # one map of the whole model: no layers to pair
-    if self.pairs is None or not all(isinstance(p, LayerPair) for p in self.pairs):
-        self.pairs = layer_pairs(self.learn.model, self.teacher, self._sample_batch, self.pairs, same_shape=self.method.uses_grad)
-    self.method.prepare(unwrap_model(self.learn.model))
+    def after_create(self): self._setup()
 
-@patch
-def after_create(self:MapDistillation): self._setup()
+    def _sample_batch(self)->tuple:
+        "The input of one validation batch on the student's device (the teacher moved there too), to probe the models"
+        dls = self.learn.dls
+        device = next(self.learn.model.parameters()).device
+        self.teacher.to(device)
+        return tuple(x.to(device) for x in (dls.valid if len(dls.valid) else dls.train).one_batch()[:dls.n_inp])
 
-@patch
-def _sample_batch(self:MapDistillation)->tuple:
-    "The input of one validation batch on the student's device (the teacher moved there too), to probe the models"
-    dls = self.learn.dls
-    device = next(self.learn.model.parameters()).device
-    self.teacher.to(device)
-    return tuple(x.to(device) for x in (dls.valid if len(dls.valid) else dls.train).one_batch()[:dls.n_inp])
+    # a fit
+    def before_fit(self):
+        self._setup()
+        device = next(self.learn.model.parameters()).device
+        self.teacher.to(device).eval().requires_grad_(False)
+        if num_distrib() > 1: patch_gloo_ddp()
+        if self.method is not None and not self.method.per_layer and hasattr(self.learn, 'layerwise_lr'): raise ValueError(
+            f"LayerwiseLR needs one map per matched layer, but {self.method!r} makes one map of the whole model: "
+            "train it under a plain schedule (multi-step or constant), or use a per-layer method (attention, jacobian, hessian)")
+        self._in_fit = not self.learn.lock.locked()     # `validate`/`get_preds` also send before_fit, holding the lock
+        self._lr_find, self._checked = hasattr(self.learn, 'lr_finder'), False
+        if self._in_fit and self.method is not None and self._column not in self.learn.metrics:
+            self.learn.metrics.append(self._column)
 
+    def after_fit(self):
+        self._close_capture()
+        if self._column in self.learn.metrics: self.learn.metrics = [m for m in self.learn.metrics if m is not self._column]
 
-# %% ../../nbs/33_callbacks.distill.ipynb #2e2ba52f
-@patch
-def before_fit(self:MapDistillation):
-    self._setup()
-    device = next(self.learn.model.parameters()).device
-    self.teacher.to(device).eval().requires_grad_(False)
-    if num_distrib() > 1: patch_gloo_ddp()
-    if self.method is not None and not self.method.per_layer and hasattr(self.learn, 'layerwise_lr'): raise ValueError(
-        f"LayerwiseLR needs one map per matched layer, but {self.method!r} makes one map of the whole model: "
-        "train it under a plain schedule (multi-step or constant), or use a per-layer method (attention, jacobian, hessian)")
-    self._in_fit = not self.learn.lock.locked()     # `validate`/`get_preds` also send before_fit, holding the lock
-    self._lr_find, self._checked = hasattr(self.learn, 'lr_finder'), False
-    if self._in_fit and self.method is not None and self._column not in self.learn.metrics:
-        self.learn.metrics.append(self._column)
+    # each training batch: maps or not, the capture around the forward
+    def _mapped(self)->bool:
+        "Whether this training batch gets maps"
+        return self.training and (self.epoch * self.n_iter + self.iter) % self.map_every == 0
 
-@patch
-def after_fit(self:MapDistillation):
-    self._close_capture()
-    if self._column in self.learn.metrics: self.learn.metrics = [m for m in self.learn.metrics if m is not self._column]
+    def before_train(self): self._sums, self._count = None, 0
 
+    def before_batch(self):
+        self.learn.layer_losses, self._pending = None, None
+        if self.method is not None and self._mapped():
+            if not self._checked:   # once per fit: maps of different sizes (CIFAR vs ImageNet stems) fail here, clearly
+                self.method.check(self.learn.model, self.teacher, self.pairs, self.xb); self._checked = True
+            if not self.reuses_gradients:
+                self._capture = self.method.capture(self.learn.model, self.pairs)
+                self._captured = self._capture.__enter__()
 
-# %% ../../nbs/33_callbacks.distill.ipynb #b1de89ca
-@patch
-def _mapped(self:MapDistillation)->bool:
-    "Whether this training batch gets maps"
-    return self.training and (self.epoch * self.n_iter + self.iter) % self.map_every == 0
+    def _close_capture(self):
+        if self._capture is not None: self._capture.__exit__(None, None, None)
+        self._capture = self._captured = None
 
-@patch
-def before_train(self:MapDistillation): self._sums, self._count = None, 0
+    def after_batch(self): self._close_capture()
+    def after_cancel_batch(self): self._close_capture()
 
-@patch
-def before_batch(self:MapDistillation):
-    self.learn.layer_losses, self._pending = None, None
-    if self.method is not None and self._mapped():
-        if not self._checked:   # once per fit: maps of different sizes (CIFAR vs ImageNet stems) fail here, clearly
-            self.method.check(self.learn.model, self.teacher, self.pairs, self.xb); self._checked = True
-        if not self.reuses_gradients:
-            self._capture = self.method.capture(self.learn.model, self.pairs)
-            self._captured = self._capture.__enter__()
+    # the layer losses: published, summed per epoch
+    def _publish(self, layer_losses:Tensor):
+        "Make the batch's detached L_j `learn.layer_losses` and add them to the epoch's sums"
+        self.learn.layer_losses = layer_losses.detach()
+        self._sums = self.learn.layer_losses if self._sums is None else self._sums + self.learn.layer_losses
+        self._count += 1
 
+    def _epoch_mean(self)->Tensor: return (self._sums / self._count).cpu()
 
-# %% ../../nbs/33_callbacks.distill.ipynb #67f4af88
-@patch
-def _close_capture(self:MapDistillation):
-    if self._capture is not None: self._capture.__exit__(None, None, None)
-    self._capture = self._captured = None
+    def after_train(self):
+        if self._count and not self._lr_find:
+            self._rows += [dict(epoch=self.epoch, layer=layer, jsd=v.item())
+                           for layer,v in zip(self.method.map_layers(self.pairs), self._epoch_mean())]
 
-@patch
-def after_batch(self:MapDistillation): self._close_capture()
-@patch
-def after_cancel_batch(self:MapDistillation): self._close_capture()
+    @property
+    def history(self)->pd.DataFrame:
+        "Per epoch and matched layer (stage number), the mean JSD over the epoch's mapped training batches"
+        return pd.DataFrame(self._rows, columns=['epoch', 'layer', 'jsd'])
 
+    # the map term's weight
+    def _balance(self, term:Tensor):
+        "`weight='auto'`: set lambda from the gradient norms of the task loss and `term`; record the norms when asked"
+        calibrating, recording = self.balance.wanted(self._n_mapped, self._lr_find)   # lr_find's first batches calibrate too
+        if not (calibrating or recording): return
+        params = [p for p in self.learn.model.parameters() if p.requires_grad]
+        norms = torch.stack([_grad_norm(self.learn.loss_grad, params), _grad_norm(term, params)]).detach()
+        if num_distrib() > 1: torch.distributed.all_reduce(norms); norms /= num_distrib()
+        self.balance.update(*norms.tolist(), calibrating, recording, self.epoch, self.epoch*self.n_iter + self.iter)
 
-# %% ../../nbs/33_callbacks.distill.ipynb #ea469d6f
-@patch
-def _publish(self:MapDistillation, layer_losses:Tensor):
-    "Make the batch's detached L_j `learn.layer_losses` and add them to the epoch's sums"
-    self.learn.layer_losses = layer_losses.detach()
-    self._sums = self.learn.layer_losses if self._sums is None else self._sums + self.learn.layer_losses
-    self._count += 1
+    @property
+    def grad_norms(self)->pd.DataFrame:
+        "Rows of `grad_norm_every`: gradient norms of the task loss and of `sum_j L_j`, lambda, and lambda*map/task"
+        return self.balance.table
 
-@patch
-def _epoch_mean(self:MapDistillation)->Tensor: return (self._sums / self._count).cpu()
+    # after the loss: the maps, the terms added to the loss
+    def after_loss(self):
+        if not self.training or not len(self.yb): return
+        extra = 0.
+        if self.method is not None and self._mapped():
+            if self.reuses_gradients:   # the student's map comes in after_backward, from the gradients
+                self._pending = self.method.teacher_maps(self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func)
+            else:
+                student_maps, teacher_maps = self.method.student_teacher_maps(
+                    self.learn.model, self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func,
+                    pred=self.pred, loss=self.learn.loss_grad, captured=self._captured, create_graph=self.trains)
+                # check='nan': no host read per batch (invalid maps give a NaN loss, which the runner stops on)
+                layer_losses = layer_divergences([m.float() for m in student_maps], [m.float() for m in teacher_maps], check='nan')
+                self._publish(layer_losses)
+                if self.trains:
+                    term = layer_losses.sum()
+                    self._balance(term)
+                    extra = self.map_weight * (self.map_every if self.scale_every else 1) * term
+            self._n_mapped += 1
+        if self.kd_weight:
+            with torch.no_grad(): teacher_pred = model_forward(self.teacher, self.xb)
+            multi_label = self.yb[0].shape == self.pred.shape and self.yb[0].is_floating_point()
+            extra = extra + self.kd_weight * hinton_kd(self.pred, teacher_pred, self.T, multi_label)
+        if torch.is_tensor(extra):
+            self.learn.loss_grad = self.learn.loss_grad + extra
+            self.learn.loss = self.learn.loss_grad.detach().clone()
 
-@patch
-def after_train(self:MapDistillation):
-    if self._count and not self._lr_find:
-        self._rows += [dict(epoch=self.epoch, layer=layer, jsd=v.item())
-                       for layer,v in zip(self.method.map_layers(self.pairs), self._epoch_mean())]
+    def after_backward(self):
+        "A measuring-only loss-gradient map: the student's map from the gradients of the crucial weights"
+        if self._pending is None: return
+        grads = [p.student.weight.grad for p in self.pairs]
+        if all(g is not None for g in grads):
+            self._publish(layer_divergences([m.float() for m in self.method.gradient_maps(grads)], [m.float() for m in self._pending],
+                                           check='nan'))
+        self._pending = None
 
-@patch(as_prop=True)
-def history(self:MapDistillation)->pd.DataFrame:
-    "Per epoch and matched layer (stage number), the mean JSD over the epoch's mapped training batches"
-    return pd.DataFrame(self._rows, columns=['epoch', 'layer', 'jsd'])
+    # the state a checkpoint saves (`ResumableCallback`)
+    def state_dict(self)->dict:
+        return dict(rows=list(self._rows), **self.balance.state_dict(), n_mapped=self._n_mapped)
 
-
-# %% ../../nbs/33_callbacks.distill.ipynb #0a1f4dce
-@patch
-def _balance(self:MapDistillation, term:Tensor):
-    "`weight='auto'`: set lambda from the gradient norms of the task loss and `term`; record the norms when asked"
-    calibrating, recording = self.balance.wanted(self._n_mapped, self._lr_find)   # lr_find's first batches calibrate too
-    if not (calibrating or recording): return
-    params = [p for p in self.learn.model.parameters() if p.requires_grad]
-    norms = torch.stack([_grad_norm(self.learn.loss_grad, params), _grad_norm(term, params)]).detach()
-    if num_distrib() > 1: torch.distributed.all_reduce(norms); norms /= num_distrib()
-    self.balance.update(*norms.tolist(), calibrating, recording, self.epoch, self.epoch*self.n_iter + self.iter)
-
-@patch(as_prop=True)
-def grad_norms(self:MapDistillation)->pd.DataFrame:
-    "Rows of `grad_norm_every`: gradient norms of the task loss and of `sum_j L_j`, lambda, and lambda*map/task"
-    return self.balance.table
-
-
-# %% ../../nbs/33_callbacks.distill.ipynb #b8f7f959
-@patch
-def after_loss(self:MapDistillation):
-    if not self.training or not len(self.yb): return
-    extra = 0.
-    if self.method is not None and self._mapped():
-        if self.reuses_gradients:   # the student's map comes in after_backward, from the gradients
-            self._pending = self.method.teacher_maps(self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func)
-        else:
-            student_maps, teacher_maps = self.method.student_teacher_maps(
-                self.learn.model, self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func,
-                pred=self.pred, loss=self.learn.loss_grad, captured=self._captured, create_graph=self.trains)
-            layer_losses = layer_divergences([m.float() for m in student_maps], [m.float() for m in teacher_maps])
-            self._publish(layer_losses)
-            if self.trains:
-                term = layer_losses.sum()
-                self._balance(term)
-                extra = self.map_weight * (self.map_every if self.scale_every else 1) * term
-        self._n_mapped += 1
-    if self.kd_weight:
-        with torch.no_grad(): teacher_pred = model_forward(self.teacher, self.xb)
-        multi_label = self.yb[0].shape == self.pred.shape and self.yb[0].is_floating_point()
-        extra = extra + self.kd_weight * hinton_kd(self.pred, teacher_pred, self.T, multi_label)
-    if torch.is_tensor(extra):
-        self.learn.loss_grad = self.learn.loss_grad + extra
-        self.learn.loss = self.learn.loss_grad.detach().clone()
-
-
-# %% ../../nbs/33_callbacks.distill.ipynb #aac6d3af
-@patch
-def after_backward(self:MapDistillation):
-    "A measuring-only loss-gradient map: the student's map from the gradients of the crucial weights"
-    if self._pending is None: return
-    grads = [p.student.weight.grad for p in self.pairs]
-    if all(g is not None for g in grads):
-        self._publish(layer_divergences([m.float() for m in self.method.gradient_maps(grads)], [m.float() for m in self._pending]))
-    self._pending = None
-
-
-# %% ../../nbs/33_callbacks.distill.ipynb #7be1bb4b
-@patch
-def state_dict(self:MapDistillation)->dict:
-    return dict(rows=list(self._rows), **self.balance.state_dict(), n_mapped=self._n_mapped)
-
-@patch
-def load_state_dict(self:MapDistillation, state:dict):
-    self._rows, self._n_mapped = list(state['rows']), state.get('n_mapped', 0)
-    self.balance.load_state_dict(state)
-
+    def load_state_dict(self, state:dict):
+        self._rows, self._n_mapped = list(state['rows']), state.get('n_mapped', 0)
+        self.balance.load_state_dict(state)

@@ -7,34 +7,17 @@ Docs: https://layerkd.github.io/layerkd_nb/experiments.config.html.md"""
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'MAP_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'DATASETS',
            'PRESETS', 'grid', 'make_model', 'ExperimentConfig', 'config_for', 'epoch_of', 'milestone_epochs',
-           'map_options', 'check_config', 'infer_dataset', 'run_length', 'folder_settings', 'data_config']
+           'map_options', 'check_config', 'infer_dataset', 'run_length', 'folder_settings', 'data_config',
+           'experiment_folders', 'experiment_config', 'check_out']
 
 # %% ../../nbs/40_experiments.config.ipynb #6bd7ba05
-import inspect, dataclasses
-from dataclasses import dataclass, fields
-from torch import nn
-from fastcore.basics import ifnone, listify
-import torchvision
-from ..models.resnets import cifar_resnet10, cifar_resnet18, cifar_resnet34, imagenet_resnet34, imagenet_resnet50
-from ..maps.derivative_maps import map_methods
-from ..maps.input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `map_methods`
-import math, dataclasses, warnings
+import inspect, dataclasses, json, math, warnings
+from dataclasses import dataclass, fields, asdict
 from pathlib import Path
-import numpy as np, torch
-from fastcore.basics import ifnone
-from ..models.layers import layer_pairs
-from ..maps.core import AttentionMaps
-from ..maps.derivative_maps import DerivativeMaps, HessianMaps
-from ..maps.derivative_maps import map_methods, get_method
-from ..maps.input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
-from ..callbacks.distill import check_distill_option
-from ..callbacks.layerwise import LayerwiseLR
-from ..data.kinds import data_classes
-import math
 from collections import Counter
 import numpy as np
 from PIL import Image
-from ..data.folders import folder_items
+from fastcore.basics import ifnone, listify
 
 # %% ../../nbs/40_experiments.config.ipynb #c304423c
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian', 'input_jacobian')   # every method a grid can run
@@ -53,17 +36,18 @@ def grid(methods:list, # methods, from `METHODS`
     return [(m, o, s) for s in seeds for m in methods for o in lr_modes if not (o == 'layerwise' and m not in LAYER_METHODS)]
 
 # %% ../../nbs/40_experiments.config.ipynb #4c58dcb2
-ARCHS = dict(resnet10=cifar_resnet10, resnet18=cifar_resnet18, resnet34=cifar_resnet34,
-             imagenet_resnet34=imagenet_resnet34, imagenet_resnet50=imagenet_resnet50)
+ARCHS = dict(resnet10='cifar_resnet10', resnet18='cifar_resnet18', resnet34='cifar_resnet34',   # name -> its constructor
+             imagenet_resnet34='imagenet_resnet34', imagenet_resnet50='imagenet_resnet50')    # in `layerkd_nb.models.resnets`
 
 # %% ../../nbs/40_experiments.config.ipynb #4d731c3f
 def make_model(arch:str, # a key of `ARCHS`, 'torchvision/NAME' or 'timm/NAME'
                n_classes:int, # outputs
                width:int=64, # CIFAR ResNets only: stem width (other models have their own widths)
-              )->nn.Module:
+              ): # a freshly initialised `torch.nn.Module`
     "A freshly initialised model of architecture `arch` (never downloads weights)"
     family, _, name = arch.partition('/')
     if family == 'torchvision' and name:
+        import torchvision
         if name not in torchvision.models.list_models(): raise ValueError(
             f"torchvision has no model {name!r}; see `torchvision.models.list_models()` (e.g. 'torchvision/mobilenet_v2')")
         return torchvision.models.get_model(name, weights=None, num_classes=n_classes)
@@ -73,7 +57,9 @@ def make_model(arch:str, # a key of `ARCHS`, 'torchvision/NAME' or 'timm/NAME'
         if name not in timm.list_models(): raise ValueError(f"timm has no model {name!r}; see `timm.list_models()` (e.g. 'timm/resnet18')")
         return timm.create_model(name, pretrained=False, num_classes=n_classes)
     if arch not in ARCHS: raise ValueError(f"Unknown architecture {arch!r}; use one of {list(ARCHS)}, 'torchvision/NAME' or 'timm/NAME'")
-    return ARCHS[arch](n_classes) if arch.startswith('imagenet') else ARCHS[arch](n_classes, width)
+    from layerkd_nb.models import resnets
+    build = getattr(resnets, ARCHS[arch])
+    return build(n_classes) if arch.startswith('imagenet') else build(n_classes, width)
 
 # %% ../../nbs/40_experiments.config.ipynb #643dab14
 @dataclass
@@ -235,6 +221,8 @@ def map_options(c:ExperimentConfig, # a checked config
                 method:str, # one of `METHODS`
                )->dict: # {}: the class's own defaults
     "What `c` sets of the options `method`'s map class takes: `target`, `granularity`, `curvature` (with `T`: the Gauss-Newton softening)"
+    from layerkd_nb.maps.derivative_maps import map_methods
+    from layerkd_nb.maps.input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `map_methods`
     if method not in map_methods: return {}
     takes = inspect.signature(map_methods[method]).parameters
     spec = {k: getattr(c, k) for k in ('target', 'granularity', 'curvature') if k in takes and getattr(c, k) is not None}
@@ -278,6 +266,7 @@ def _check_names(c:ExperimentConfig): # normalised (`_normalised`)
 # %% ../../nbs/40_experiments.config.ipynb #f500760d
 def _check_distill(c:ExperimentConfig):
     "`MapDistillation`'s options of `c` checked by the callback's own check (`check_distill_option`); `weight` by `_weight`"
+    from layerkd_nb.callbacks.distill import check_distill_option
     for k in ('map_every', 'kd_weight', 'T', 'grad_fraction', 'grad_norm_every', 'scale_every'): check_distill_option(k, getattr(c, k))
     check_distill_option('kd_weight', c.map_kd_weight, 'map_kd_weight')
     if c.hessian_map_every is not None: check_distill_option('map_every', c.hessian_map_every, 'hessian_map_every')
@@ -285,11 +274,14 @@ def _check_distill(c:ExperimentConfig):
 # %% ../../nbs/40_experiments.config.ipynb #26c89d0f
 def _check_layerwise(c:ExperimentConfig):
     "`LayerwiseLR`'s options of `c` (`every`, `beta`, `rule`, `scope`, `power`, `shared`) checked by the callback itself"
+    from layerkd_nb.callbacks.layerwise import LayerwiseLR
     LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power, shared=c.shared)
 
 # %% ../../nbs/40_experiments.config.ipynb #4b148629
 def _check_maps(c:ExperimentConfig): # normalised (`_normalised`)
     "The map options of `c` checked by the map classes themselves: their values, whatever the methods, and each method's maps as a run builds them"
+    from layerkd_nb.maps.derivative_maps import DerivativeMaps, HessianMaps, map_methods, get_method
+    from layerkd_nb.maps.input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
     DerivativeMaps(**{k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None})
     if c.curvature is not None or c.curvature_T is not None:   # the Gauss-Newton softening: its check is `HessianMaps`' own
         HessianMaps(**{k: v for k, v in dict(curvature=c.curvature, T=c.curvature_T).items() if v is not None})
@@ -299,6 +291,7 @@ def _check_maps(c:ExperimentConfig): # normalised (`_normalised`)
 # %% ../../nbs/40_experiments.config.ipynb #f75bd6ee
 def _weight(c:ExperimentConfig)->float|str:
     "`c.weight` read (the command line's text as a number) and checked by `MapWeight`'s check: a number >= 0, 'auto' or None"
+    from layerkd_nb.callbacks.distill import check_distill_option
     if c.weight in (None, 'auto'): return c.weight
     try: w = float(c.weight)
     except (TypeError, ValueError): w = c.weight   # not a number: the check says so
@@ -331,7 +324,9 @@ def _class_count(c:ExperimentConfig, # normalised (`_normalised`)
     if data and c.dataset == 'digits' and c.data is not None: raise ValueError(
         f"dataset 'digits' takes no data folder, got {c.data}: pass --dataset (folder, cifar10, cifar100, coco), "
         "or leave --dataset and --preset out to have it read from the folder's layout")
-    if data: n = data_classes(c.dataset, c.data)
+    if data:
+        from layerkd_nb.data.kinds import data_classes
+        n = data_classes(c.dataset, c.data)
     elif (n := ifnone(c.n_classes, dict(digits=10, cifar10=10, cifar100=100).get(c.dataset))) is None:
         raise ValueError(f"n_classes is not set and dataset {c.dataset!r} has no fixed class count: set n_classes (or check with the data)")
     expected = dict(cifar10=10, cifar100=100).get(c.dataset, c.n_classes)
@@ -344,6 +339,9 @@ def _class_count(c:ExperimentConfig, # normalised (`_normalised`)
 # %% ../../nbs/40_experiments.config.ipynb #f8b98085
 def _check_models(c:ExperimentConfig): # with its `n_classes`
     "Build student and teacher: their crucial layers must pair (weight shapes for Jacobian/Hessian maps), and their attention maps match"
+    import torch
+    from layerkd_nb.models.layers import layer_pairs
+    from layerkd_nb.maps.core import AttentionMaps
     student, teacher = make_model(c.student, c.n_classes, c.width), make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width))
     sample = torch.zeros(2, 3, _input_side(c) or 32, _input_side(c) or 32)   # to probe models that are not ResNet-style
     if any(m not in ('none', 'kd') for m in c.methods):
@@ -355,13 +353,13 @@ def _check_models(c:ExperimentConfig): # with its `n_classes`
 def check_config(c:ExperimentConfig, # the configuration to check
                  data:bool=True, # check the data folder and take `n_classes` from it; False: trust `c.n_classes` (reading saved results)
                 )->ExperimentConfig: # a normalised copy
-    "A normalised copy of `c`; raises one clear error for anything that would fail later"
+    "A normalised copy of `c`; raises one clear error for anything that would fail later (what needs no torch first)"
     c = _normalised(c)
-    _check_names(c)
-    c = dataclasses.replace(c, weight=_weight(c))
-    _check_values(c); _check_distill(c); _check_layerwise(c); _check_maps(c); _check_lr_multipliers(c); _check_milestones(c)
+    _check_names(c); _check_values(c); _check_lr_multipliers(c); _check_milestones(c)
     c = dataclasses.replace(c, n_classes=_class_count(c, data))
     if c.dataset == 'coco' and c.n_train: raise ValueError("n_train/n_valid subsets are for in-memory datasets, not coco")
+    c = dataclasses.replace(c, weight=_weight(c))
+    _check_distill(c); _check_layerwise(c); _check_maps(c)
     _check_models(c)
     return c
 
@@ -393,6 +391,7 @@ def folder_settings(data, # an image folder: train/<class>/ and valid/<class>/ (
                     max_side:int=224, # images larger than this are resized to it
                    )->dict: # size, bs, epochs
     "The image side, batch size and epochs suited to the image folder at `data`"
+    from layerkd_nb.data.folders import folder_items
     files = folder_items(data, 'train')[0]
     sides = Counter()
     for f in files[::max(1, len(files)//64)]:
@@ -410,6 +409,43 @@ def data_config(data, # the dataset's root
     dataset = ifnone(dataset, infer_dataset(path))
     implied = dict(out=f'layerkd_runs/{path.resolve().name}')
     if dataset == 'folder':
+        from layerkd_nb.data.kinds import data_classes
         data_classes('folder', path)   # the layout's own messages first
         implied.update(folder_settings(path, given.get('n_train')))
     return ExperimentConfig(**{**implied, **given, 'dataset': dataset, 'data': str(data)})
+
+# %% ../../nbs/40_experiments.config.ipynb #55fcf70b
+def experiment_folders(out, # a results folder
+                      )->list: # Paths
+    "`out` if it holds an experiment (a `config.json`), else its subfolders that do, sorted"
+    out = Path(out)
+    return [out] if (out/'config.json').exists() else sorted(p.parent for p in out.glob('*/config.json'))
+
+def experiment_config(path, # a `config.json`, or the experiment folder holding one
+                     )->ExperimentConfig: # as saved, unchecked
+    "The `ExperimentConfig` saved in `path` (fields newer than the file keep their defaults)"
+    f = Path(path).expanduser(); f = f/'config.json' if f.is_dir() else f
+    if not f.is_file(): raise FileNotFoundError(f"No config file {f}: pass a config.json, or the experiment folder holding one")
+    try: saved = json.loads(f.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{f} is not a JSON config ({e})") from None
+    return ExperimentConfig(**{k: v for k, v in saved.items() if k in ExperimentConfig.__dataclass_fields__})
+
+# %% ../../nbs/40_experiments.config.ipynb #9ed62e64
+def check_out(c:ExperimentConfig, # a checked config
+              resume:bool=False, # continue the experiment in `c.out`
+              report:bool=False, # only report on it
+             ):
+    "Refuse an `out` that holds another experiment (or none, for `report`), before anything is written"
+    out = Path(c.out); cfg_file = out/'config.json'
+    if out.exists() and not out.is_dir(): raise ValueError(f"out {out} is a file: choose a folder with --out")
+    if report:
+        if not experiment_folders(out): raise ValueError(f"{out} holds no experiment to report on")
+        return
+    if not cfg_file.exists(): return
+    if not resume: raise ValueError(f"{out} already holds an experiment: pass --resume (resume=True) to continue it, "
+                                    "or choose another --out")
+    old, new = json.loads(cfg_file.read_text()), json.loads(json.dumps(asdict(c), default=str))
+    defaults = json.loads(json.dumps(asdict(ExperimentConfig()), default=str))   # fields newer than the experiment
+    if diff := [k for k in new if k not in ('methods', 'lr_modes', 'seeds', 'out') and old.get(k, defaults[k]) != new[k]]:
+        raise ValueError(f"{out} holds an experiment with other settings ({', '.join(f'{k}: {old.get(k)} != {new[k]}' for k in diff)}): "
+                         "use another --out")

@@ -29,8 +29,7 @@ from ..models.resnets import load_checkpoint
 from ..maps.derivative_maps import get_method
 from ..callbacks.schedule import *   # `Learner.fit_multistep`
 from ..callbacks.checkpoint import EpochCheckpoint, get_rng_state, set_rng_state, saved_epoch, load_resumable
-from ..callbacks.distill import MapDistillation
-from ..callbacks.layerwise import LayerwiseLR
+from ..callbacks.learner import distill_learner
 from .config import *
 from .config import _input_side
 from .results import *
@@ -54,21 +53,21 @@ def make_learner(c:ExperimentConfig, # a checked config
                  teacher:nn.Module=None, # the frozen teacher (for every method but 'none')
                  **kwargs, # passed to `Learner`
                 ):
-    "The fastai `Learner` of one run: plain for 'none', with `MapDistillation` (and `LayerwiseLR` for 'layerwise') otherwise"
+    "The fastai `Learner` of one run, built by `distill_learner`: plain for 'none', with `MapDistillation` (and `LayerwiseLR` for 'layerwise') otherwise"
     loss_func, metrics, _ = task_setup(c)
     kw = dict(loss_func=loss_func, metrics=metrics, opt_func=partial(SGD, mom=c.mom) if c.opt == 'sgd' else Adam, wd=c.wd, **kwargs)
-    if method == 'none': return Learner(dls, model, **kw)
-    if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
-    if c.n_classes is not None and (n := _outputs(teacher, _input_side(c) or 32)) != c.n_classes: raise ValueError(
-        f"The teacher has {n} outputs but the data has {c.n_classes} classes: distil from a teacher trained on these classes")
-    map_every = ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every
-    map_method = None if method == 'kd' else get_method(method, **map_options(c, method))   # the class's defaults, `c`'s options
-    cbs = [MapDistillation(teacher, map_method, weight=c.weight, map_every=map_every, T=c.T, scale_every=c.scale_every,
-                           kd_weight=c.kd_weight if method == 'kd' else c.map_kd_weight, grad_fraction=c.grad_fraction,
-                           grad_norm_every=c.grad_norm_every)]
-    if lr_mode == 'layerwise': cbs.append(LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power,
-                                                     shared=c.shared))
-    return Learner(dls, model, cbs=cbs, **kw)
+    if method != 'none':
+        if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
+        if c.n_classes is not None and (n := _outputs(teacher, _input_side(c) or 32)) != c.n_classes: raise ValueError(
+            f"The teacher has {n} outputs but the data has {c.n_classes} classes: distil from a teacher trained on these classes")
+    if method in ('none', 'kd'): map_method, kd_weight = (None, 0.) if method == 'none' else ('kd', c.kd_weight)
+    else: map_method, kd_weight = get_method(method, **map_options(c, method)), c.map_kd_weight   # the class's defaults, `c`'s options
+    return distill_learner(dls, model, teacher, map_method, layerwise=lr_mode == 'layerwise' and method != 'none', weight=c.weight,
+                           map_every=ifnone(c.hessian_map_every, c.map_every) if method == 'hessian' else c.map_every,
+                           kd_weight=kd_weight, T=c.T,
+                           distill_kwargs=dict(scale_every=c.scale_every, grad_fraction=c.grad_fraction, grad_norm_every=c.grad_norm_every),
+                           layerwise_kwargs=dict(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power, shared=c.shared),
+                           **kw)
 
 # %% ../../nbs/42_experiments.runner.ipynb #1619729a
 def _fit(learn, c, lr_mode, epochs, start_epoch, cbs):

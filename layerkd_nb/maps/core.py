@@ -11,7 +11,7 @@ __all__ = ['attention_map', 'model_forward', 'MapMethod', 'AttentionMaps']
 from contextlib import contextmanager, nullcontext
 import torch, torch.nn.functional as F
 from torch import nn, Tensor
-from fastcore.basics import tuplify, patch
+from fastcore.basics import tuplify
 from fastai.callback.hook import hook_outputs
 from ..jsd import to_distribution, working_dtype
 from ..models.resnets import stage_modules
@@ -69,60 +69,51 @@ class MapMethod:
         "Raise a clear error, before training, if student and teacher maps of a pair could not be compared"
         return []   # weight maps: `match_layers` pairs weights of the same shape
 
+    # the map passes the callback calls
+    def student_maps(self, student, pairs, xb, yb, loss_func, pred=None, loss=None, captured=None,
+                     create_graph:bool=True, # keep the maps' graph (a loss on them trains the student); False: measure only
+                     **state)->list:
+        "The student's maps, with their graph unless `create_graph=False`"
+        if self.uses_grad and (frozen := [i for i, w in enumerate(self._weights(pairs, True), 1) if not w.requires_grad]):
+            raise ValueError(f"{type(self).__name__} differentiates with respect to the student's matched weights, and pairs {frozen} "
+                             "are frozen (`learn.freeze()`, or the frozen phase of `fine_tune`): unfreeze them (`learn.unfreeze()`, "
+                             "`fine_tune(n, freeze_epochs=0)`), or use attention maps, which need no weight gradients")
+        if pred is None:
+            with self.capture(student, pairs) as captured: pred = model_forward(student, xb)
+        elif captured is None and self.uses_features: raise ValueError(f"{type(self).__name__} needs the features of the student's forward: enter "
+                             "`method.capture(student, pairs)` around it and pass the result as `captured`, or pass `pred=None`")
+        target = self.derivative_of(pred, yb, loss_func, loss, **state) if self.uses_grad else None
+        maps = self.maps(student, pairs, target, captured, True, create_graph, **state)
+        return maps if create_graph else [m.detach() for m in maps]
+
+    def teacher_maps(self, teacher, pairs, xb, yb, loss_func, **state)->list:
+        "The frozen teacher's maps, detached; the teacher is left in eval mode with its flags and `.grad` untouched"
+        teacher.eval()
+        grad_ctx = _grad_only_for(teacher, self._weights(pairs, False)) if self.uses_grad else torch.no_grad()
+        with grad_ctx, self.capture(teacher, pairs, student=False) as captured:
+            pred = model_forward(teacher, xb)
+            target = self.derivative_of(pred, yb, loss_func, **state) if self.uses_grad else None
+            return [m.detach() for m in self.maps(teacher, pairs, target, captured, False, False, **state)]
+
+    def student_teacher_maps(self,
+                             student:nn.Module, # in train mode; its forward may already have run (`pred`, `loss`)
+                             teacher:nn.Module, # frozen: put in eval mode, never updated
+                             pairs:list, # `LayerPair`s from `match_layers(student, teacher)`
+                             xb, # the batch's input (a tensor or fastai's tuple `learn.xb`)
+                             yb, # the batch's target (a tensor or fastai's tuple `learn.yb`)
+                             loss_func, # the task loss, `loss_func(pred, *yb)`
+                             pred=None, # the student's output on `xb`, if already computed
+                             loss=None, # the student's task loss with its graph (`learn.loss_grad`), if computed
+                             captured=None, # what `capture` yielded around the student's forward
+                             create_graph:bool=True, # the student's maps keep their graph; False: measuring only
+                            )->tuple: # (student maps, teacher maps detached), one (rows, n) map per pair
+        "Student and teacher maps at the matched layers for this batch"
+        state = self.batch_state(pairs)
+        return (self.student_maps(student, pairs, xb, yb, loss_func, pred, loss, captured, create_graph, **state),
+                self.teacher_maps(teacher, pairs, xb, yb, loss_func, **state))
+
     def _weights(self, pairs, student): return [(p.student if student else p.teacher).weight for p in pairs]
     def __repr__(self): return f"{type(self).__name__}()"
-
-
-# %% ../../nbs/22_maps.core.ipynb #9d1d1e7d
-@patch
-def student_maps(self:MapMethod, student, pairs, xb, yb, loss_func, pred=None, loss=None, captured=None,
-                 create_graph:bool=True, # keep the maps' graph (a loss on them trains the student); False: measure only
-                 **state)->list:
-    "The student's maps, with their graph unless `create_graph=False`"
-    if self.uses_grad and (frozen := [i for i, w in enumerate(self._weights(pairs, True), 1) if not w.requires_grad]):
-        raise ValueError(f"{type(self).__name__} differentiates with respect to the student's matched weights, and pairs {frozen} "
-                         "are frozen (`learn.freeze()`, or the frozen phase of `fine_tune`): unfreeze them (`learn.unfreeze()`, "
-                         "`fine_tune(n, freeze_epochs=0)`), or use attention maps, which need no weight gradients")
-    if pred is None:
-        with self.capture(student, pairs) as captured: pred = model_forward(student, xb)
-    elif captured is None and self.uses_features: raise ValueError(f"{type(self).__name__} needs the features of the student's forward: enter "
-                         "`method.capture(student, pairs)` around it and pass the result as `captured`, or pass `pred=None`")
-    target = self.derivative_of(pred, yb, loss_func, loss, **state) if self.uses_grad else None
-    maps = self.maps(student, pairs, target, captured, True, create_graph, **state)
-    return maps if create_graph else [m.detach() for m in maps]
-
-
-# %% ../../nbs/22_maps.core.ipynb #63d6da81
-@patch
-def teacher_maps(self:MapMethod, teacher, pairs, xb, yb, loss_func, **state)->list:
-    "The frozen teacher's maps, detached; the teacher is left in eval mode with its flags and `.grad` untouched"
-    teacher.eval()
-    grad_ctx = _grad_only_for(teacher, self._weights(pairs, False)) if self.uses_grad else torch.no_grad()
-    with grad_ctx, self.capture(teacher, pairs, student=False) as captured:
-        pred = model_forward(teacher, xb)
-        target = self.derivative_of(pred, yb, loss_func, **state) if self.uses_grad else None
-        return [m.detach() for m in self.maps(teacher, pairs, target, captured, False, False, **state)]
-
-
-# %% ../../nbs/22_maps.core.ipynb #d2aff9ce
-@patch
-def student_teacher_maps(self:MapMethod,
-                         student:nn.Module, # in train mode; its forward may already have run (`pred`, `loss`)
-                         teacher:nn.Module, # frozen: put in eval mode, never updated
-                         pairs:list, # `LayerPair`s from `match_layers(student, teacher)`
-                         xb, # the batch's input (a tensor or fastai's tuple `learn.xb`)
-                         yb, # the batch's target (a tensor or fastai's tuple `learn.yb`)
-                         loss_func, # the task loss, `loss_func(pred, *yb)`
-                         pred=None, # the student's output on `xb`, if already computed
-                         loss=None, # the student's task loss with its graph (`learn.loss_grad`), if computed
-                         captured=None, # what `capture` yielded around the student's forward
-                         create_graph:bool=True, # the student's maps keep their graph; False: measuring only
-                        )->tuple: # (student maps, teacher maps detached), one (rows, n) map per pair
-    "Student and teacher maps at the matched layers for this batch"
-    state = self.batch_state(pairs)
-    return (self.student_maps(student, pairs, xb, yb, loss_func, pred, loss, captured, create_graph, **state),
-            self.teacher_maps(teacher, pairs, xb, yb, loss_func, **state))
-
 
 # %% ../../nbs/22_maps.core.ipynb #a82a873e
 class AttentionMaps(MapMethod):
@@ -145,34 +136,28 @@ class AttentionMaps(MapMethod):
     def maps(self, model, pairs, target, captured, student, create_graph, **state):
         return [attention_map(f, self.p, self._size(i)) for i,f in enumerate(captured.stored)]
 
+    # the stage outputs must have the same size (or be resampled by `size`)
+    def _stage_sizes(self, model, pairs, xb, student):
+        "(H, W) of the hooked stage outputs for the first sample of `xb`: eval mode, no grad, train flags restored"
+        flags = [(m, m.training) for m in model.modules()]
+        try:
+            with torch.no_grad(), self.capture(model.eval(), pairs, student, detach=True) as captured:
+                model_forward(model, tuple(x[:1] for x in tuplify(xb)))
+                return [tuple(f.shape[2:]) for f in captured.stored]
+        finally:
+            for m, t in flags: m.training = t
 
-# %% ../../nbs/22_maps.core.ipynb #61dcd1e2
-@patch
-def _stage_sizes(self:AttentionMaps, model, pairs, xb, student):
-    "(H, W) of the hooked stage outputs for the first sample of `xb`: eval mode, no grad, train flags restored"
-    flags = [(m, m.training) for m in model.modules()]
-    try:
-        with torch.no_grad(), self.capture(model.eval(), pairs, student, detach=True) as captured:
-            model_forward(model, tuple(x[:1] for x in tuplify(xb)))
-            return [tuple(f.shape[2:]) for f in captured.stored]
-    finally:
-        for m, t in flags: m.training = t
-
-
-# %% ../../nbs/22_maps.core.ipynb #53bc7619
-@patch
-def check(self:AttentionMaps, student, teacher, pairs, xb):
-    "The (student, teacher) stage output sizes per pair; an error if they differ and `size` does not resample them"
-    sizes = list(zip(self._stage_sizes(student, pairs, xb, True), self._stage_sizes(teacher, pairs, xb, False)))
-    bad = [(p, s, t) for i,(p,(s,t)) in enumerate(zip(pairs, sizes)) if s != t and self._size(i) is None]
-    if bad:
-        def hw(o): return 'x'.join(map(str, o))
-        p, s, t = bad[0]
-        common = [min(min(s), min(t)) for s,t in sizes]
-        raise ValueError(
-            f"Attention maps of stage {p.stage}: the student's stage output is {hw(s)}, the teacher's {hw(t)} for "
-            f"{hw(tuple(tuplify(xb)[0].shape[2:]))} inputs: the stages have different resolutions (a CIFAR-style "
-            f"model with an ImageNet-style one?), so their maps cannot be compared. Resample them to a common size, "
-            f"e.g. the smaller side of each pair: `AttentionMaps(size={common})`, or pair models of the same family.")
-    return sizes
-
+    def check(self, student, teacher, pairs, xb):
+        "The (student, teacher) stage output sizes per pair; an error if they differ and `size` does not resample them"
+        sizes = list(zip(self._stage_sizes(student, pairs, xb, True), self._stage_sizes(teacher, pairs, xb, False)))
+        bad = [(p, s, t) for i,(p,(s,t)) in enumerate(zip(pairs, sizes)) if s != t and self._size(i) is None]
+        if bad:
+            def hw(o): return 'x'.join(map(str, o))
+            p, s, t = bad[0]
+            common = [min(min(s), min(t)) for s,t in sizes]
+            raise ValueError(
+                f"Attention maps of stage {p.stage}: the student's stage output is {hw(s)}, the teacher's {hw(t)} for "
+                f"{hw(tuple(tuplify(xb)[0].shape[2:]))} inputs: the stages have different resolutions (a CIFAR-style "
+                f"model with an ImageNet-style one?), so their maps cannot be compared. Resample them to a common size, "
+                f"e.g. the smaller side of each pair: `AttentionMaps(size={common})`, or pair models of the same family.")
+        return sizes

@@ -11,7 +11,6 @@ __all__ = ['map_methods', 'DerivativeMaps', 'JacobianMaps', 'HessianMaps', 'get_
 import math
 import torch
 from torch import nn, Tensor
-from fastcore.basics import patch
 from .weight_derivatives import convert_batchnorm, autograd_batchnorm, native_train_batchnorm
 from .weight_derivatives import weight_jacobian, rademacher_like, weight_hvp, weight_gauss_newton_vp, weight_map, derivative_targets, derivative_target, task_loss
 from .core import MapMethod, AttentionMaps
@@ -82,27 +81,22 @@ class HessianMaps(DerivativeMaps):
     def teacher_maps(self, teacher, pairs, xb, yb, loss_func, **state):
         "The frozen teacher's maps; its batch norms are `AutogradBatchNorm2d`s during the pass"
         with autograd_batchnorm(teacher): return super().teacher_maps(teacher, pairs, xb, yb, loss_func, **state)
+    def maps(self, model, pairs, target, captured, student, create_graph, vectors=None, **state)->list:
+        "The maps of |[H z]_j| (or |[G z]_j|), `vectors` the batch's z (drawn here if not given)"
+        if vectors is None: vectors = rademacher_like(self._weights(pairs, student))
+        if create_graph and (native := native_train_batchnorm(model)): raise ValueError(
+            f"The student's Hessian map cannot train it through native train-mode batch norm ({native[0]}, ...): PyTorch "
+            "has no 3rd derivative for it. Call `HessianMaps().prepare(student)` (or `convert_batchnorm(student)`) once before "
+            "training; `SyncBatchNorm` is not converted (with fastai's distributed training pass `sync_bn=False`).")
+        weights = self._weights(pairs, student)
+        pred, scalar = target   # `derivative_of`
+        hs = (weight_hvp(scalar, weights, vectors, create_graph=create_graph, retain_graph=student, diagonal=self.diagonal)
+              if self.curvature == 'hessian' else
+              weight_gauss_newton_vp(pred, scalar, weights, vectors, create_graph=create_graph, retain_graph=student))
+        return [weight_map(h, self.granularity) for h in hs]
     def __repr__(self):
         gn = f", curvature='gauss_newton', T={self.T:g}" if self.curvature == 'gauss_newton' else ''
         return f"HessianMaps(target={self.target!r}, granularity={self.granularity!r}, diagonal={self.diagonal}{gn})"
-
-
-# %% ../../nbs/23_maps.derivative_maps.ipynb #868f0c22
-@patch
-def maps(self:HessianMaps, model, pairs, target, captured, student, create_graph, vectors=None, **state)->list:
-    "The maps of |[H z]_j| (or |[G z]_j|), `vectors` the batch's z (drawn here if not given)"
-    if vectors is None: vectors = rademacher_like(self._weights(pairs, student))
-    if create_graph and (native := native_train_batchnorm(model)): raise ValueError(
-        f"The student's Hessian map cannot train it through native train-mode batch norm ({native[0]}, ...): PyTorch "
-        "has no 3rd derivative for it. Call `HessianMaps().prepare(student)` (or `convert_batchnorm(student)`) once before "
-        "training; `SyncBatchNorm` is not converted (with fastai's distributed training pass `sync_bn=False`).")
-    weights = self._weights(pairs, student)
-    pred, scalar = target   # `derivative_of`
-    hs = (weight_hvp(scalar, weights, vectors, create_graph=create_graph, retain_graph=student, diagonal=self.diagonal)
-          if self.curvature == 'hessian' else
-          weight_gauss_newton_vp(pred, scalar, weights, vectors, create_graph=create_graph, retain_graph=student))
-    return [weight_map(h, self.granularity) for h in hs]
-
 
 # %% ../../nbs/23_maps.derivative_maps.ipynb #3dd53c10
 map_methods = dict(attention=AttentionMaps, jacobian=JacobianMaps, hessian=HessianMaps)

@@ -103,7 +103,9 @@ def derivative_target(target:str, # one of `derivative_targets`
     if target == 'loss': return task_loss(loss_func, pred, yb) if loss is None else loss
     if target == 'logits':
         seed = int(torch.randint(2**31 - 1, ())) if seed is None else seed
-        r = torch.randn(pred.shape, generator=torch.Generator().manual_seed(seed)).to(pred.device, pred.dtype)
+        r = torch.randn(pred.shape, generator=torch.Generator().manual_seed(seed))   # the same numbers on any device
+        if pred.device.type == 'cuda': r = r.pin_memory().to(pred.device, non_blocking=True)   # a copy that does not wait
+        r = r.to(pred.device, pred.dtype)
         return (pred * r).sum() / len(pred)
     if target == 'true_class':
         y = tuplify(yb)[0]
