@@ -37,6 +37,7 @@ resumable and shared by any number of workers the same way. Every Jacobian entry
 library's defaults changed during the study (to logits per channel), and a formulation must not change with them.
 """
 import argparse, fcntl, os, sys, time
+import json
 from dataclasses import asdict
 from itertools import cycle
 from pathlib import Path
@@ -513,8 +514,13 @@ def run_jobs(data:str, only:str=None, skip:str=None):
         if time.time() - start > 60:   # it trained: start afresh, so that jobs (and code) added meanwhile are seen
             os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]])
 
-def jobs_table(data:str='/tmp/kd_cifar/cifar10')->pd.DataFrame:
+def recorded_data(folder:Path=None)->str:
+    "The data path the committed runs of `folder` (default: the multi-step grid) recorded in their config.json (never read)"
+    return json.loads((REPO/(folder or MULTISTEP)/'config.json').read_text())['data']
+
+def jobs_table(data:str=None)->pd.DataFrame:
     "Each job of the queue: its folder, methods, seeds and whether all its runs have finished (read from the folder; no data needed)"
+    data = data or recorded_data()
     rows = []
     for folder, methods, kw, *seed in study_jobs():
         c = check_config(job_config(folder, methods, kw, data, *seed), data=False)
@@ -550,7 +556,8 @@ def main(argv:list=None):
     j = commands.add_parser('jobs', help='the job queue, each job with whether it has finished')
     r = commands.add_parser('run', help='a worker on the job queue (one per core; resumable)')
     s = commands.add_parser('screen', help='a worker on the screening formulations (one per core; resumable)')
-    for c in (j, r, s): c.add_argument('--data', default='/tmp/kd_cifar/cifar10', help="CIFAR-10's root")
+    j.add_argument('--data', help="CIFAR-10's root (default: the path the committed runs recorded)")
+    for c in (r, s): c.add_argument('--data', required=True, help="CIFAR-10's root")
     r.add_argument('--only', help='take only the jobs whose folder starts with this path (e.g. results/confirm/cifar10-kd-2500)')
     r.add_argument('--skip', help='leave the jobs whose folder starts with this path to other workers')
     s.add_argument('--seeds', help='the seeds (default: the preset\'s, 0)')
