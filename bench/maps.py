@@ -74,7 +74,7 @@ floor (time ratio / floor ratio > 1.3). `--json FILE` writes `{config: {"time_ra
 """
 import argparse, json, os, statistics, subprocess, sys, time
 from pathlib import Path
-from contextlib import nullcontext, contextmanager
+from contextlib import nullcontext
 import torch, torch.nn.functional as F
 from torch.profiler import record_function
 from torch.utils.flop_counter import FlopCounterMode
@@ -151,17 +151,6 @@ def step_flops(step, n_steps=1):
     step()
     return _flops(lambda: [step() for _ in range(n_steps)])[0] / n_steps
 
-@contextmanager
-def _grad_only(model, params):
-    "Inside: of `model`'s parameters only `params` require grad (as the map methods' teacher pass); flags restored after"
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    ids = {id(p) for p in params}
-    try:
-        for p, _ in flags: p.requires_grad_(id(p) in ids)
-        with torch.enable_grad(): yield
-    finally:
-        for p, f in flags: p.requires_grad_(f)
-
 PASSES = dict(   # the floor's passes, as `--passes` names them
     S_f='student forward + task loss', S_b='student backward of the task loss, every parameter',
     S_g="student gradient of the map's scalar at its crucial weights", S_jz='student J z (forward mode, ~ S_f)',
@@ -174,7 +163,7 @@ PASSES = dict(   # the floor's passes, as `--passes` names them
 def floor_passes(config, width, bs, device):
     """(floor, implemented): FLOPs of each pass the arithmetic of `config` cannot avoid (keys of `PASSES`), each counted on
     its own in a fresh graph; and of the implementation's own curvature products, for comparison"""
-    from layerkd_nb.maps import convert_batchnorm, autograd_batchnorm, derivative_target, rademacher_like, weight_map, weight_gauss_newton_vp
+    from layerkd_nb.maps import convert_batchnorm, autograd_batchnorm, derivative_target, rademacher_like, weight_map, weight_gauss_newton_vp, grad_only_for
     from layerkd_nb.jsd import layer_divergences
     name, kw, measure = _method_of(_split_config(config)[0])
     kw = _method_kwargs(name, kw)
@@ -210,7 +199,7 @@ def floor_passes(config, width, bs, device):
         return count(implemented, f'{who} HVP beyond its gradient as implemented (reverse over reverse)', lambda: torch.autograd.grad(
             sum((g * v).sum() for g, v in zip(grads, vectors)), weights, create_graph=trained, retain_graph=True))
     t_weights = [q.teacher.weight for q in pairs]
-    with (autograd_batchnorm(teacher) if hessian else nullcontext()), _grad_only(teacher, t_weights):
+    with (autograd_batchnorm(teacher) if hessian else nullcontext()), grad_only_for(teacher, t_weights):
         t_pred = count(floor, 'T_f', lambda: teacher(x))
         t_maps = [weight_map(d.detach(), granularity) for d in derivatives('T', t_weights, t_pred, scalar_of(t_pred), False)]
     if measure:
