@@ -15,26 +15,20 @@ from pathlib import Path
 from fastai.losses import CrossEntropyLossFlat, BCEWithLogitsLossFlat
 from fastai.metrics import accuracy, accuracy_multi, F1ScoreMulti, AccumMetric, ActivationType
 from fastai.data.core import DataLoaders
-from ..data.core import digits_dls, subset_dls
-from ..data.cifar import cifar_dls
-from ..data.folders import folder_dls
-from ..data.coco import coco_dls
+from ..data.core import subset_dls
 from ..callbacks.checkpoint import save_atomic
 from .config import *
 import dataclasses, hashlib, json
 from dataclasses import fields
 from fastcore.basics import ifnone
-from ..data.kinds import data_fingerprint
+from ..data.kinds import data_fingerprint, dataset_dls, dataset_kind
 
 # %% ../../nbs/41_experiments.results.ipynb #3f6ce249
 def make_dls(c:ExperimentConfig, # a checked config
              device=None, # batch device; None: fastai's default
             )->DataLoaders:
-    "The `DataLoaders` of `c` (the subsets of `n_train`/`n_valid` fixed by seed 0)"
-    if c.dataset == 'digits': dls = digits_dls(bs=c.bs, size=c.size or 32, device=device)
-    elif c.dataset in ('cifar10', 'cifar100'): dls = cifar_dls(c.data, n_classes=c.n_classes, bs=c.bs, device=device)
-    elif c.dataset == 'folder': dls = folder_dls(c.data, bs=c.bs, size=c.size, device=device, num_workers=c.num_workers)
-    else: return coco_dls(c.data, size=c.size or 224, bs=c.bs, num_workers=c.num_workers)
+    "The `DataLoaders` of `c` (`dataset_dls`; the subsets of `n_train`/`n_valid` fixed by seed 0)"
+    dls = dataset_dls(c.dataset, c.data, bs=c.bs, size=c.size, device=device, num_workers=c.num_workers)
     if c.n_train or c.n_valid:
         dls = subset_dls(dls, c.n_train, c.n_valid)   # the same subsets for every run
     return dls
@@ -54,8 +48,8 @@ def mean_average_precision()->AccumMetric:
 
 # %% ../../nbs/41_experiments.results.ipynb #6ba52fff
 def task_setup(c:ExperimentConfig)->tuple: # (loss_func, metrics, name of the main metric)
-    "Loss, metrics and main metric of `c`'s task: CE + accuracy, or BCE + mAP/F1/accuracy_multi for COCO"
-    if c.dataset == 'coco':
+    "Loss, metrics and main metric of `c`'s task: CE + accuracy, or for several labels an image (COCO) BCE + mAP/F1/accuracy_multi"
+    if dataset_kind(c.dataset).multi_label:
         return (BCEWithLogitsLossFlat(), [mean_average_precision(), F1ScoreMulti(average='macro'), accuracy_multi], 'mAP')
     return CrossEntropyLossFlat(), [accuracy], 'accuracy'
 
