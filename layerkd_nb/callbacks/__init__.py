@@ -1,9 +1,5 @@
-"Callbacks: the multi-step schedule, resumable state, distributed training, `MapDistillation`, `LayerwiseLR` and `distill_learner`."
-from . import schedule, checkpoint, distributed, distill, layerwise, learner
-from .schedule import *
-from .checkpoint import *
-from .distributed import *
-from .distill import *
-from .layerwise import *
-from .learner import *
-__all__ = [name for module in (schedule, checkpoint, distributed, distill, layerwise, learner) for name in module.__all__]
+"Callbacks: schedules, checkpoint and resume, distributed training, the callbacks' options, `MapDistillation`, `LayerwiseLR`, `distill_learner`."
+# The modules' public names, re-exported on first use: `options` imports no torch, so that the `layerkd` command checks
+# the callbacks' options at once.
+from .. import lazy_exports
+__getattr__, __dir__ = lazy_exports(__name__, ('schedule', 'checkpoint', 'distributed', 'distill', 'layerwise', 'learner'))

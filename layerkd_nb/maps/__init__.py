@@ -1,7 +1,5 @@
-"Maps: weight derivatives, map methods and attention maps, Jacobian and Hessian maps, input-Jacobian maps."
-from . import weight_derivatives, core, derivative_maps, input_jacobian
-from .weight_derivatives import *
-from .core import *
-from .derivative_maps import *
-from .input_jacobian import *
-__all__ = [name for module in (weight_derivatives, core, derivative_maps, input_jacobian) for name in module.__all__]
+"Maps: their options, weight derivatives, map methods and attention maps, Jacobian and Hessian maps, input-Jacobian maps."
+# The modules' public names, re-exported on first use: `options` imports no torch, so that the `layerkd` command checks
+# the map options at once.
+from .. import lazy_exports
+__getattr__, __dir__ = lazy_exports(__name__, ('weight_derivatives', 'core', 'derivative_maps', 'input_jacobian'))
