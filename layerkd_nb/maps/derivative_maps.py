@@ -8,11 +8,11 @@ Docs: https://layerkd.github.io/layerkd_nb/maps.derivative_maps.html.md"""
 __all__ = ['map_methods', 'DerivativeMaps', 'JacobianMaps', 'HessianMaps', 'get_method']
 
 # %% ../../nbs/24_maps.derivative_maps.ipynb #5a87d8e7
-import math
 import torch
 from torch import nn, Tensor
 from .weight_derivatives import convert_batchnorm, autograd_batchnorm, native_train_batchnorm
-from .weight_derivatives import weight_jacobian, rademacher_like, weight_hvp, weight_gauss_newton_vp, weight_map, derivative_targets, derivative_target, task_loss
+from .weight_derivatives import weight_jacobian, rademacher_like, weight_hvp, weight_gauss_newton_vp, weight_map, derivative_target, task_loss
+from .options import check_target, check_granularity, check_curvature, check_softening
 from .core import MapMethod, AttentionMaps
 
 # %% ../../nbs/24_maps.derivative_maps.ipynb #a7c0e018
@@ -21,10 +21,7 @@ class DerivativeMaps(MapMethod):
     def __init__(self, target:str='loss', # one of `derivative_targets`: 'loss', 'logits' or 'true_class'
                  granularity:str='entry', # 'entry' (every weight entry) or 'channel' (summed per output channel)
                 ):
-        if target not in derivative_targets: raise ValueError(f"Unknown derivative target {target!r}: use one of {list(derivative_targets)}")
-        if granularity not in ('entry', 'channel'): raise ValueError(
-            f"Unknown map granularity {granularity!r}: use 'entry' (every weight entry) or 'channel' (per output channel)")
-        self.target, self.granularity = target, granularity
+        self.target, self.granularity = check_target(target), check_granularity(granularity)
     def batch_state(self, pairs):
         "The seed of the logits' random projection, drawn once per batch for student and teacher"
         return dict(seed=int(torch.randint(2**31 - 1, ()))) if self.target == 'logits' else {}
@@ -62,14 +59,11 @@ class HessianMaps(DerivativeMaps):
                  T:float=4., # 'gauss_newton': H_out of the task loss at logits / T (softened)
                 ):
         super().__init__(target, granularity)
-        if curvature not in ('hessian', 'gauss_newton'): raise ValueError(
-            f"Unknown curvature {curvature!r}: use 'hessian' (exact Hessian-vector product) or 'gauss_newton'")
+        check_curvature(curvature)
         if curvature == 'gauss_newton' and (target != 'loss' or diagonal): raise ValueError(
             "The Gauss-Newton product is of the task loss, over all crucial layers: use target='loss', diagonal=False "
             "(an output target is linear in the logits: its H_out is zero)")
-        if not (isinstance(T, (int, float)) and not isinstance(T, bool) and math.isfinite(T) and T > 0): raise ValueError(
-            f"`T` (the Gauss-Newton softening; a config's `curvature_T`) must be a number > 0, got {T!r}")
-        self.diagonal, self.curvature, self.T = diagonal, curvature, T
+        self.diagonal, self.curvature, self.T = diagonal, curvature, check_softening(T)
     def prepare(self, student):
         "Convert the student's batch norms to `AutogradBatchNorm2d` (in place), so its map trains it"
         return convert_batchnorm(student)

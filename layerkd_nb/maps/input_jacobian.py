@@ -12,7 +12,7 @@ import torch
 from torch import nn, Tensor
 from .core import MapMethod, attention_map
 from .derivative_maps import DerivativeMaps
-from .weight_derivatives import derivative_targets
+from .options import check_target
 from .derivative_maps import map_methods
 
 # %% ../../nbs/25_maps.input_jacobian.ipynb #2b6f7841
@@ -39,7 +39,7 @@ class InputJacobianMaps(MapMethod):
     def __init__(self, target:str='true_class', # one of `derivative_targets`: 'true_class' (default), 'loss' or 'logits'
                  p:float=2., # power of |d target / d x| averaged over the input channels
                 ):
-        if target not in derivative_targets: raise ValueError(f"Unknown derivative target {target!r}: use one of {list(derivative_targets)}")
+        check_target(target)
         if not p > 0: raise ValueError(f"p (the power of the input gradient) must be > 0, got {p!r}")
         self.target, self.p = target, p
     def capture(self, model, pairs=None, student=True):
