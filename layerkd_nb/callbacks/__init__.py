@@ -2,4 +2,4 @@
 # The modules' public names, re-exported on first use: `options` imports no torch, so that the `layerkd` command checks
 # the callbacks' options at once.
 from .. import lazy_exports
-__getattr__, __dir__ = lazy_exports(__name__, ('schedule', 'checkpoint', 'distributed', 'distill', 'layerwise', 'learner'))
+__getattr__, __dir__ = lazy_exports(__name__, ('schedule', 'checkpoint', 'distributed', 'options', 'distill', 'layerwise', 'learner'))

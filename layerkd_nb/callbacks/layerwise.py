@@ -7,16 +7,15 @@ Docs: https://layerkd.github.io/layerkd_nb/callbacks.layerwise.html.md"""
 # %% auto #0
 __all__ = ['RULES', 'RISING_RATE', 'refine_groups', 'attach_user_groups', 'update_momentum', 'Rule', 'Relative', 'Inverse',
            'RMSprop', 'FromState', 'Power', 'Clip', 'Shared', 'get_rule', 'layerwise_multipliers', 'RuleState',
-           'IntervalMean', 'matched_params', 'check_every', 'LayerwiseLR']
+           'IntervalMean', 'matched_params', 'LayerwiseLR']
 
 # %% ../../nbs/35_callbacks.layerwise.ipynb #f916b147
 from types import MethodType
 from fastcore.basics import even_mults
 from fastcore.foundation import L
-import math, numbers
 import torch
 from torch import Tensor
-import warnings, numbers
+import warnings
 import numpy as np
 import pandas as pd
 from fastcore.basics import store_attr
@@ -25,6 +24,7 @@ from ..models.resnets import stage_of
 from .checkpoint import ResumableCallback
 from .distill import MapDistillation
 from .distributed import patch_gloo_ddp
+from .options import check_every, check_rule, check_layerwise_option, rule_names
 
 # %% ../../nbs/35_callbacks.layerwise.ipynb #4c4517b3
 def refine_groups(user_groups:list, # parameter lists from the Learner's splitter
@@ -85,9 +85,6 @@ def attach_user_groups(opt, # an optimizer over the refined groups
     opt.set_hyper, opt.freeze_to = MethodType(_set_hyper_per_user_group, opt), MethodType(_freeze_to_user_group, opt)
     return opt
 
-# %% ../../nbs/35_callbacks.layerwise.ipynb #7b653d62
-def _is_number(v)->bool: return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
 # %% ../../nbs/35_callbacks.layerwise.ipynb #6cb8b599
 def update_momentum(momentum:Tensor, # m_j of every layer, or None before the first interval
                     layer_losses:Tensor, # L_j of the interval
@@ -126,21 +123,18 @@ class FromState(Rule):
 # %% ../../nbs/35_callbacks.layerwise.ipynb #61dc735f
 class Power(Rule):
     "`rule`'s multipliers raised to `power` (> 0): sharper for power > 1"
-    def __init__(self, rule:Rule, power:float):
-        if not (_is_number(power) and power > 0): raise ValueError(f"`power` must be > 0, got {power!r}")
-        self.rule, self.power = rule, power
+    def __init__(self, rule:Rule, power:float): self.rule, self.power = rule, check_layerwise_option('power', power)
     def __call__(self, **state)->Tensor: return self.rule(**state) ** self.power
 
 # %% ../../nbs/35_callbacks.layerwise.ipynb #569c485c
 class Clip(Rule):
-    "`rule`'s multipliers clamped to `bounds`, (lowest, highest) with 0 < lowest <= highest"
+    "`rule`'s multipliers clamped to `bounds`, (lowest, highest) with 0 < lowest <= highest; None: unclamped"
     def __init__(self, rule:Rule, bounds:tuple):
-        try: lowest, highest = bounds
-        except (TypeError, ValueError): lowest = highest = None
-        if not (_is_number(lowest) and _is_number(highest) and 0 < lowest <= highest): raise ValueError(
-            f"`clip` must be None or (lowest, highest) with 0 < lowest <= highest, got {bounds!r}")
-        self.rule, self.bounds = rule, (lowest, highest)
-    def __call__(self, **state)->Tensor: return self.rule(**state).clamp(*self.bounds)
+        check_layerwise_option('clip', bounds)
+        self.rule, self.bounds = rule, None if bounds is None else tuple(bounds)   # (lowest, highest)
+    def __call__(self, **state)->Tensor:
+        s = self.rule(**state)
+        return s if self.bounds is None else s.clamp(*self.bounds)
 
 # %% ../../nbs/35_callbacks.layerwise.ipynb #27086d08
 class Shared(Rule):
@@ -150,9 +144,10 @@ class Shared(Rule):
         s = self.rule(**state).float()
         return s.mean().expand_as(s).clone()
 
-# %% ../../nbs/35_callbacks.layerwise.ipynb #669827f4
-RULES = dict(relative=Relative, inverse=Inverse, rmsprop=RMSprop)
+# %% ../../nbs/35_callbacks.layerwise.ipynb #e395f6ac
+RULES = dict(zip(rule_names, (Relative, Inverse, RMSprop)))   # each rule name -> its `Rule` class
 
+# %% ../../nbs/35_callbacks.layerwise.ipynb #669827f4
 def get_rule(rule='relative', # a name in `RULES`, a `Rule`, or a callable (state dict -> multipliers)
              power:float=1., # sharpness: the multipliers raised to this power
              clip:tuple=(0.1, 10.), # (lowest, highest) multiplier; None: no clipping
@@ -160,10 +155,8 @@ def get_rule(rule='relative', # a name in `RULES`, a `Rule`, or a callable (stat
             )->Rule:
     "The reading `LayerwiseLR` applies: `rule`, raised to `power`, clipped to `clip`, shared if `shared`"
     if isinstance(rule, str) and rule in RULES: res = RULES[rule]()
-    elif isinstance(rule, Rule): res = rule
-    elif callable(rule): res = FromState(rule)
-    else: raise ValueError(f"Unknown rule {rule!r}: use {', '.join(map(repr, RULES))}, a `Rule`, or a callable (state dict -> multipliers)")
-    if not isinstance(shared, bool): raise ValueError(f"`shared` must be True or False, got {shared!r}")
+    else: res = rule if isinstance(check_rule(rule), Rule) else FromState(rule)
+    check_layerwise_option('shared', shared)
     res = Power(res, power)
     if clip is not None: res = Clip(res, clip)
     return Shared(res) if shared else res
@@ -233,15 +226,6 @@ class _LayerwiseOptFunc:
         groups, parents, layer_groups = refine_groups(user_groups, layers)
         return attach_user_groups(self.opt_func(groups, **kwargs), parents, layer_groups)
 
-# %% ../../nbs/35_callbacks.layerwise.ipynb #3c0dbcf3
-def check_every(every, # epochs (an int, or a float with an integer value), or a fraction of the run (a float in (0, 1))
-               )->int|float: # an int (epochs) or a float in (0, 1) (fraction of the run)
-    "`LayerwiseLR`'s interval `every`, checked"
-    is_int = isinstance(every, int) or (isinstance(every, float) and every.is_integer() and every >= 1)
-    if not ((is_int and every >= 1) or (isinstance(every, float) and 0 < every < 1)):
-        raise ValueError(f"`every` must be an int >= 1 (epochs) or a float in (0, 1) (fraction of the run), got {every!r}")
-    return int(every) if is_int else every
-
 # %% ../../nbs/35_callbacks.layerwise.ipynb #22321cf3
 class LayerwiseLR(ResumableCallback):
     "Each matched layer in its own parameter group, its lr = scheduled lr × s_j, s_j set from its divergence every `every` epochs"
@@ -257,9 +241,7 @@ class LayerwiseLR(ResumableCallback):
                  shared:bool=False, # the control: every layer gets the mean of the s_j
                 ):
         every = check_every(every)
-        if not (isinstance(beta, numbers.Real) and not isinstance(beta, bool) and 0 <= beta <= 1):
-            raise ValueError(f"`beta` must be in [0, 1], got {beta!r}")
-        if scope not in ('layer', 'stage'): raise ValueError(f"`scope` must be 'layer' or 'stage', got {scope!r}")
+        check_layerwise_option('beta', beta); check_layerwise_option('scope', scope)
         self.reading = get_rule(rule, power, clip, shared)   # the s_j from the interval's state: checks `rule`, `power`, `clip`, `shared`
         store_attr('every,beta,eps,rule,clip,scope,power,shared')
         self.multipliers, self.moments, self.interval = None, RuleState(beta), IntervalMean()

@@ -18,7 +18,7 @@ from .results import read_results
 import json
 import matplotlib.pyplot as plt
 from scipy import stats
-from ..callbacks.distill import default_weights
+from ..callbacks.options import default_weights
 from .results import load_runs
 import warnings
 from dataclasses import asdict
