@@ -70,6 +70,7 @@ class DatasetKind:
     recognise:Callable=None # root -> whether the folder holds this kind (`infer_dataset`)
     fingerprint:str=None # 'module:function' (root, settings it names) -> a hash of the files; None: no files
     n_classes:int=None # its fixed number of classes; None: as many as the data has
+    fixed_size:int=None # the side of all its images (CIFAR: 32), whatever a config says
     default_size:int=None # image side when a config gives none; None: the loader's
     size_multiple:int=1 # the image side must be a multiple of this
     multi_label:bool=False # several labels per image: BCE loss, mAP
@@ -84,7 +85,7 @@ class DatasetKind:
 DATASET_KINDS = {k.name: k for k in (
     DatasetKind('digits', 'layerkd_nb.data.core:digits_dls', n_classes=10, default_size=32, size_multiple=8),
     *[DatasetKind(f'cifar{n}', 'layerkd_nb.data.cifar:cifar_dls', _cifar_classes, partial(_is_torchvision_cifar, n),
-                  'layerkd_nb.data.cifar:cifar_fingerprint', n_classes=n) for n in (10, 100)],
+                  'layerkd_nb.data.cifar:cifar_fingerprint', n_classes=n, fixed_size=32) for n in (10, 100)],
     DatasetKind('coco', 'layerkd_nb.data.coco:coco_dls', _coco_classes, _is_coco, 'layerkd_nb.data.coco:coco_fingerprint',
                 default_size=224, multi_label=True, in_memory=False),
     DatasetKind('folder', 'layerkd_nb.data.folders:folder_dls', _folder_classes, _has_split,

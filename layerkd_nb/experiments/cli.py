@@ -14,13 +14,12 @@ from pathlib import Path
 from fastcore.basics import ifnone
 from fastcore.docments import docments
 from .config import *
-from .config import _number, _input_side
 from ..data.kinds import dataset_kind
 
 # %% ../../nbs/46_experiments.cli.ipynb #0facf9e1
 def _option_type(annotation)->callable:
     "How the option of a field annotated `annotation` reads its text: lists and word-or-number fields stay text (`check_config` reads them)"
-    return {int: int, float: float, int|float: _number}.get(annotation, str)
+    return {int: int, float: float, int|float: parse_number}.get(annotation, str)
 
 # %% ../../nbs/46_experiments.cli.ipynb #e80f72f4
 def config_parser()->argparse.ArgumentParser:
@@ -60,7 +59,7 @@ def cli_config(preset:str=None, # a key of `PRESETS`
 def settings_line(c:ExperimentConfig, # a checked config
                  )->str:
     "What a user checks before a run starts: the data, image side, training images, batch, schedule, grid (and a Hinton term on the map runs), and where results go"
-    side, runs = _input_side(c), grid(c.methods, c.lr_modes, c.seeds)
+    side, runs = input_side(c), grid(c.methods, c.lr_modes, c.seeds)
     maps = [m for m in c.methods if m in MAP_METHODS]
     hinton = f"; the map runs ({', '.join(maps)}) add Hinton KD (weight {c.map_kd_weight:g}, T {c.T:g})" if c.map_kd_weight and maps else ''
     return (f"{c.dataset}{f' at {c.data}' if c.data else ''}: {c.n_classes} classes, {f'{side}x{side} px' if side else 'images at their own size'}, "

@@ -6,9 +6,9 @@ Docs: https://layerkd.github.io/layerkd_nb/experiments.config.html.md"""
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'MAP_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'PRESETS',
-           'grid', 'make_model', 'ExperimentConfig', 'config_for', 'epoch_of', 'milestone_epochs', 'map_options',
-           'check_config', 'run_length', 'folder_settings', 'data_config', 'experiment_folders', 'experiment_config',
-           'check_out']
+           'grid', 'make_model', 'ExperimentConfig', 'config_for', 'parse_number', 'epoch_of', 'milestone_epochs',
+           'input_side', 'map_options', 'check_config', 'run_length', 'folder_settings', 'data_config',
+           'experiment_folders', 'experiment_config', 'check_out']
 
 # %% ../../nbs/40_experiments.config.ipynb #6bd7ba05
 import inspect, dataclasses, json, math, warnings
@@ -19,6 +19,8 @@ import numpy as np
 from PIL import Image
 from fastcore.basics import ifnone, listify
 from ..data.kinds import DATASETS, dataset_kind, data_classes, infer_dataset
+from ..maps.options import check_target, check_granularity, check_curvature, check_softening
+from ..callbacks.options import check_distill_option, check_every, check_rule, check_layerwise_option
 
 # %% ../../nbs/40_experiments.config.ipynb #c304423c
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian', 'input_jacobian')   # every method a grid can run
@@ -161,7 +163,7 @@ def config_for(name:str='quick', # a key of `PRESETS`
     return ExperimentConfig(**{**PRESETS[name], **_given(overrides)})
 
 # %% ../../nbs/40_experiments.config.ipynb #931a67d1
-def _number(o, # a string from the command line, or a number
+def parse_number(o, # a string from the command line, or a number
            ):
     "`o` as an int if it reads as one, else a float (a number stays as it is): epochs (ints) and fractions (floats) differ"
     if not isinstance(o, str): return o
@@ -202,12 +204,13 @@ def milestone_epochs(milestones:list, # epochs (ints) or fractions of the run (f
     return res, notes
 
 # %% ../../nbs/40_experiments.config.ipynb #942d57bb
-def _input_side(c:ExperimentConfig)->int:
+def input_side(c:ExperimentConfig)->int:
     "Side of the images the models get (None: a folder kept at its images' size)"
-    return dict(digits=c.size or 32, cifar10=32, cifar100=32, coco=c.size or 224).get(c.dataset, c.size)
+    kind = dataset_kind(c.dataset)
+    return kind.fixed_size or c.size or kind.default_size
 
 # %% ../../nbs/40_experiments.config.ipynb #acaa7931
-_LISTS = dict(methods=str, lr_modes=str, seeds=int, milestones=_number, clip=_number, lr_multipliers=float)   # list fields: items' type
+_LISTS = dict(methods=str, lr_modes=str, seeds=int, milestones=parse_number, clip=parse_number, lr_multipliers=float)   # list fields: items' type
 
 def _normalised(c:ExperimentConfig)->ExperimentConfig:
     "`c` with its list fields (`_LISTS`) as tuples of their items' type"
@@ -263,33 +266,35 @@ def _check_names(c:ExperimentConfig): # normalised (`_normalised`)
 
 # %% ../../nbs/40_experiments.config.ipynb #f500760d
 def _check_distill(c:ExperimentConfig):
-    "`MapDistillation`'s options of `c` checked by the callback's own check (`check_distill_option`); `weight` by `_weight`"
-    from layerkd_nb.callbacks.distill import check_distill_option
-    for k in ('map_every', 'kd_weight', 'T', 'grad_fraction', 'grad_norm_every', 'scale_every'): check_distill_option(k, getattr(c, k))
+    "`MapDistillation`'s options of `c` by the callback's own check (`check_distill_option`); `weight` by `_weight`"
+    for k in ('map_every', 'kd_weight', 'T', 'grad_fraction', 'grad_norm_every', 'scale_every'):
+        check_distill_option(k, getattr(c, k))
     check_distill_option('kd_weight', c.map_kd_weight, 'map_kd_weight')
     if c.hessian_map_every is not None: check_distill_option('map_every', c.hessian_map_every, 'hessian_map_every')
 
 # %% ../../nbs/40_experiments.config.ipynb #26c89d0f
 def _check_layerwise(c:ExperimentConfig):
-    "`LayerwiseLR`'s options of `c` (`every`, `beta`, `rule`, `scope`, `power`, `shared`) checked by the callback itself"
-    from layerkd_nb.callbacks.layerwise import LayerwiseLR
-    LayerwiseLR(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power, shared=c.shared)
+    "`LayerwiseLR`'s options of `c` by the callback's own checks, in its order: `every`, `beta`, `scope`, `rule`, `shared`, `power`, `clip`"
+    check_every(c.every)
+    for k in ('beta', 'scope'): check_layerwise_option(k, getattr(c, k))
+    check_rule(c.rule)
+    for k in ('shared', 'power', 'clip'): check_layerwise_option(k, getattr(c, k))
 
 # %% ../../nbs/40_experiments.config.ipynb #4b148629
 def _check_maps(c:ExperimentConfig): # normalised (`_normalised`)
-    "The map options of `c` checked by the map classes themselves: their values, whatever the methods, and each method's maps as a run builds them"
-    from layerkd_nb.maps.derivative_maps import DerivativeMaps, HessianMaps, map_methods, get_method
+    "The map options of `c`: each value by the map options' checks (no torch), then each method's maps as a run builds them"
+    if c.target is not None: check_target(c.target)
+    if c.granularity is not None: check_granularity(c.granularity)
+    if c.curvature is not None: check_curvature(c.curvature)
+    if c.curvature_T is not None: check_softening(c.curvature_T, 'curvature_T')
+    from layerkd_nb.maps.derivative_maps import map_methods, get_method
     from layerkd_nb.maps.input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
-    DerivativeMaps(**{k: v for k, v in dict(target=c.target, granularity=c.granularity).items() if v is not None})
-    if c.curvature is not None or c.curvature_T is not None:   # the Gauss-Newton softening: its check is `HessianMaps`' own
-        HessianMaps(**{k: v for k, v in dict(curvature=c.curvature, T=c.curvature_T).items() if v is not None})
-    for m in c.methods:
-        if m in map_methods: get_method(m, **map_options(c, m))   # the maps a run of `m` builds
+    for m in c.methods:   # the combinations (Gauss-Newton needs target 'loss'): the classes' own checks
+        if m in map_methods: get_method(m, **map_options(c, m))
 
 # %% ../../nbs/40_experiments.config.ipynb #f75bd6ee
 def _weight(c:ExperimentConfig)->float|str:
     "`c.weight` read (the command line's text as a number) and checked by `MapWeight`'s check: a number >= 0, 'auto' or None"
-    from layerkd_nb.callbacks.distill import check_distill_option
     if c.weight in (None, 'auto'): return c.weight
     try: w = float(c.weight)
     except (TypeError, ValueError): w = c.weight   # not a number: the check says so
@@ -343,10 +348,10 @@ def _check_models(c:ExperimentConfig): # with its `n_classes`
     from layerkd_nb.models.layers import layer_pairs
     from layerkd_nb.maps.core import AttentionMaps
     student, teacher = make_model(c.student, c.n_classes, c.width), make_model(c.teacher, c.n_classes, ifnone(c.teacher_width, c.width))
-    sample = torch.zeros(2, 3, _input_side(c) or 32, _input_side(c) or 32)   # to probe models that are not ResNet-style
+    sample = torch.zeros(2, 3, input_side(c) or 32, input_side(c) or 32)   # to probe models that are not ResNet-style
     if any(m not in ('none', 'kd') for m in c.methods):
         pairs = layer_pairs(student, teacher, sample, same_shape=any(m in ('jacobian', 'hessian') for m in c.methods))
-    if 'attention' in c.methods and _input_side(c):   # stage outputs of the same size, or the first batch would fail
+    if 'attention' in c.methods and input_side(c):   # stage outputs of the same size, or the first batch would fail
         AttentionMaps().check(student, teacher, pairs, sample[:1])
 
 # %% ../../nbs/40_experiments.config.ipynb #3174a40f

@@ -31,7 +31,6 @@ from ..callbacks.schedule import *   # `Learner.fit_multistep`
 from ..callbacks.checkpoint import EpochCheckpoint, get_rng_state, set_rng_state, saved_epoch, load_resumable
 from ..callbacks.learner import distill_learner
 from .config import *
-from .config import _input_side
 from .results import *
 
 # %% ../../nbs/42_experiments.runner.ipynb #981adc28
@@ -58,7 +57,7 @@ def make_learner(c:ExperimentConfig, # a checked config
     kw = dict(loss_func=loss_func, metrics=metrics, opt_func=partial(SGD, mom=c.mom) if c.opt == 'sgd' else Adam, wd=c.wd, **kwargs)
     if method != 'none':
         if teacher is None: raise ValueError(f"method {method!r} needs a teacher")
-        if c.n_classes is not None and (n := _outputs(teacher, _input_side(c) or 32)) != c.n_classes: raise ValueError(
+        if c.n_classes is not None and (n := _outputs(teacher, input_side(c) or 32)) != c.n_classes: raise ValueError(
             f"The teacher has {n} outputs but the data has {c.n_classes} classes: distil from a teacher trained on these classes")
     if method in ('none', 'kd'): map_method, kd_weight = (None, 0.) if method == 'none' else ('kd', c.kd_weight)
     else: map_method, kd_weight = get_method(method, **map_options(c, method)), c.map_kd_weight   # the class's defaults, `c`'s options

@@ -45,9 +45,11 @@ def check_curvature(curvature:str, # the Hessian map's product
     return curvature
 
 # %% ../../nbs/21_maps.options.ipynb #fa87fba9
-def check_softening(T:float, # the Gauss-Newton softening (a config's `curvature_T`)
+def check_softening(T:float, # the Gauss-Newton softening
+                    field:str=None, # the setting named in the message when it is not `T` (a config's `curvature_T`)
                    )->float: # `T`, unchanged
     "`T` if it is a finite number > 0, else a `ValueError` saying so"
-    if not (isinstance(T, (int, float)) and not isinstance(T, bool) and math.isfinite(T) and T > 0): raise ValueError(
-        f"`T` (the Gauss-Newton softening; a config's `curvature_T`) must be a number > 0, got {T!r}")
+    if not (isinstance(T, (int, float)) and not isinstance(T, bool) and math.isfinite(T) and T > 0):
+        named = f"`{field}` (the Gauss-Newton softening)" if field else "`T` (the Gauss-Newton softening; a config's `curvature_T`)"
+        raise ValueError(f"{named} must be a number > 0, got {T!r}")
     return T
