@@ -81,6 +81,13 @@ class DatasetKind:
         "Whether its data lives in a folder (a root to pass)"
         return self.count_classes is not None
 
+    def image_side(self, size:int=None)->int:
+        "The side of the images a model gets for a config's `size` (None: the images keep their own size)"
+        side = self.fixed_size or size or self.default_size
+        if side is not None and side % self.size_multiple:
+            raise ValueError(f"{self.name} size must be a multiple of {self.size_multiple}, got {size}")
+        return side
+
 # %% ../../nbs/04_data.kinds.ipynb #934c00ae
 DATASET_KINDS = {k.name: k for k in (
     DatasetKind('digits', 'layerkd_nb.data.core:digits_dls', n_classes=10, default_size=32, size_multiple=8),
@@ -146,16 +153,13 @@ def data_classes(dataset:str, # a key of `DATASET_KINDS`
 def dataset_dls(dataset:str, # a key of `DATASET_KINDS`
                 data=None, # its root folder (None for a kind without one: digits)
                 bs:int=64, # batch size
-                size:int=None, # image side; None: the kind's default (digits 32, COCO 224), else the loader's
+                size:int=None, # image side (`DatasetKind.image_side`): None, the kind's default (digits 32, COCO 224)
                 device=None, # batch device; None: fastai's default (loaders that place batches themselves)
                 num_workers:int=None, # loader processes (per-item loaders)
                ): # fastai `DataLoaders`
     "The `DataLoaders` of the `dataset` at `data`, built by its kind's loader with the settings it takes"
     kind = dataset_kind(dataset)
-    size = kind.default_size if size is None else size
-    if size is not None and size % kind.size_multiple:
-        raise ValueError(f"{dataset} size must be a multiple of {kind.size_multiple}, got {size}")
-    settings = dict(bs=bs, size=size, device=device, num_workers=num_workers, n_classes=kind.n_classes)
+    settings = dict(bs=bs, size=kind.image_side(size), device=device, num_workers=num_workers, n_classes=kind.n_classes)
     if not kind.has_folder: return _call(kind.loader, **settings)
     if data is None: raise ValueError(f"dataset {dataset!r} needs a data folder: pass --data PATH (data=...)")
     return _call(kind.loader, data, **settings)

@@ -206,8 +206,7 @@ def milestone_epochs(milestones:list, # epochs (ints) or fractions of the run (f
 # %% ../../nbs/40_experiments.config.ipynb #942d57bb
 def input_side(c:ExperimentConfig)->int:
     "Side of the images the models get (None: a folder kept at its images' size)"
-    kind = dataset_kind(c.dataset)
-    return kind.fixed_size or c.size or kind.default_size
+    return dataset_kind(c.dataset).image_side(c.size)
 
 # %% ../../nbs/40_experiments.config.ipynb #acaa7931
 _LISTS = dict(methods=str, lr_modes=str, seeds=int, milestones=parse_number, clip=parse_number, lr_multipliers=float)   # list fields: items' type
@@ -324,8 +323,7 @@ def _class_count(c:ExperimentConfig, # normalised (`_normalised`)
                 )->int:
     "The number of classes of `c`'s data, checked against the dataset's and `n_classes`"
     kind = dataset_kind(c.dataset)
-    if (c.size or kind.default_size or 0) % kind.size_multiple:
-        raise ValueError(f"{c.dataset} size must be a multiple of {kind.size_multiple}, got {c.size}")
+    kind.image_side(c.size)   # a side the data can have
     if data and not kind.has_folder and c.data is not None: raise ValueError(
         f"dataset {c.dataset!r} takes no data folder, got {c.data}: pass --dataset "
         f"({', '.join(k for k in DATASETS if dataset_kind(k).has_folder)}), "
