@@ -26,6 +26,7 @@ from ..maps.core import model_forward
 from ..maps.input_jacobian import InputJacobianMaps   # registers 'input_jacobian' with `get_method`
 from .checkpoint import ResumableCallback
 from .distributed import patch_gloo_ddp
+from .precision import memory_format
 from .options import check_distill_option, default_weights
 
 # %% ../../nbs/34_callbacks.distill.ipynb #30a76d72
@@ -174,8 +175,8 @@ class MapDistillation(ResumableCallback):
     # a fit
     def before_fit(self):
         self._setup()
-        device = next(self.learn.model.parameters()).device
-        self.teacher.to(device).eval().requires_grad_(False)
+        device = next(self.learn.model.parameters()).device   # the teacher computes where the student does, in its memory format
+        self.teacher.to(device, memory_format=memory_format(self.learn.model)).eval().requires_grad_(False)
         if num_distrib() > 1: patch_gloo_ddp()
         if self.method is not None and not self.method.per_layer and hasattr(self.learn, 'layerwise_lr'): raise ValueError(
             f"LayerwiseLR needs one map per matched layer, but {self.method!r} makes one map of the whole model: "
@@ -249,14 +250,15 @@ class MapDistillation(ResumableCallback):
     # after the loss: the maps, the terms added to the loss
     def after_loss(self):
         if not self.training or not len(self.yb): return
-        extra = 0.
+        extra, teacher_pred = 0., None
         if self.method is not None and self._mapped():
             if self.reuses_gradients:   # the student's map comes in after_backward, from the gradients
                 self._pending = self.method.teacher_maps(self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func)
             else:
-                student_maps, teacher_maps = self.method.student_teacher_maps(
+                student_maps, teacher_maps, teacher_pred = self.method.student_teacher_maps(   # one teacher forward for both terms
                     self.learn.model, self.teacher, self.pairs, self.xb, self.yb, self.learn.loss_func,
-                    pred=self.pred, loss=self.learn.loss_grad, captured=self._captured, create_graph=self.trains)
+                    pred=self.pred, loss=self.learn.loss_grad, captured=self._captured, create_graph=self.trains,
+                    with_teacher_pred=True)
                 # check='nan': no host read per batch (invalid maps give a NaN loss, which the runner stops on)
                 layer_losses = layer_divergences([m.float() for m in student_maps], [m.float() for m in teacher_maps], check='nan')
                 self._publish(layer_losses)
@@ -266,7 +268,9 @@ class MapDistillation(ResumableCallback):
                     extra = self.map_weight * (self.map_every if self.scale_every else 1) * term
             self._n_mapped += 1
         if self.kd_weight:
-            with torch.no_grad(): teacher_pred = model_forward(self.teacher, self.xb)
+            if teacher_pred is None:   # no maps on this batch: the teacher's logits alone, no graph at all
+                with torch.inference_mode(): teacher_pred = model_forward(self.teacher, self.xb)
+                teacher_pred = teacher_pred.clone()   # a normal tensor (an inference tensor cannot be saved for backward)
             multi_label = self.yb[0].shape == self.pred.shape and self.yb[0].is_floating_point()
             extra = extra + self.kd_weight * hinton_kd(self.pred, teacher_pred, self.T, multi_label)
         if torch.is_tensor(extra):

@@ -6,9 +6,9 @@ Docs: https://layerkd.github.io/layerkd_nb/experiments.config.html.md"""
 
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'MAP_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'PRESETS',
-           'grid', 'make_model', 'ExperimentConfig', 'config_for', 'parse_number', 'epoch_of', 'milestone_epochs',
-           'input_side', 'map_options', 'check_config', 'run_length', 'folder_settings', 'data_config',
-           'experiment_folders', 'experiment_config', 'check_out']
+           'UNRECORDED', 'grid', 'make_model', 'ExperimentConfig', 'config_for', 'parse_number', 'epoch_of',
+           'milestone_epochs', 'input_side', 'map_options', 'check_config', 'run_length', 'folder_settings',
+           'data_config', 'experiment_folders', 'experiment_config', 'check_out']
 
 # %% ../../nbs/40_experiments.config.ipynb #6bd7ba05
 import inspect, dataclasses, json, math, warnings
@@ -20,7 +20,7 @@ from PIL import Image
 from fastcore.basics import ifnone, listify
 from ..data.kinds import DATASETS, dataset_kind, data_classes, infer_dataset
 from ..maps.options import check_target, check_granularity, check_curvature, check_softening
-from ..callbacks.options import check_distill_option, check_every, check_rule, check_layerwise_option
+from ..callbacks.options import check_distill_option, check_every, check_rule, check_layerwise_option, check_precision
 
 # %% ../../nbs/40_experiments.config.ipynb #c304423c
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian', 'input_jacobian')   # every method a grid can run
@@ -119,6 +119,8 @@ class ExperimentConfig:
     shared:bool=False # `LayerwiseLR` control: every layer gets the mean multiplier
     layerwise_base:str='multistep' # base schedule under layer-wise rates ('multistep' or 'constant')
     num_workers:int=None # loader processes of the per-item pipelines (coco, large folder images); None: fastai's default
+    precision:str='fp32' # 'bf16' (autocast on the device: `BF16Autocast`), 'fp32', or 'auto': bf16 where the device computes in it
+    channels_last:bool=False # channels-last memory for student, teacher and activations (fastai's `ChannelsLast`)
     out:str='layerkd_runs' # results folder
 
 # %% ../../nbs/40_experiments.config.ipynb #3d2362f9
@@ -133,6 +135,10 @@ PRESETS = {
                        bs=128, lr=0.05, milestones=(0.5, 0.75), gamma=0.1, every=2, seeds=(1, 2, 3),
                        methods=('none', 'kd', 'attention', 'jacobian', 'hessian'), lr_modes=('multistep',),
                        hessian_map_every=8, teacher_dir='results/cifar10-teacher', out='results/cifar10-kd'),
+    'cifar10-regime': dict(dataset='cifar10', width=32, epochs=30, teacher_epochs=40, bs=128, lr=0.05, teacher_lr=0.1,
+                           milestones=(0.5, 0.75), gamma=0.1, every=2, seeds=(1, 2, 3), hessian_map_every=8,
+                           methods=('none', 'kd', 'attention'), lr_modes=('multistep',), precision='bf16',
+                           channels_last=True, teacher_dir='results/cifar10-regime-teacher', out='results/cifar10-regime'),
     'cifar10-cpu': dict(dataset='cifar10', width=16, n_train=10_000, epochs=16, teacher_epochs=16, bs=128, lr=0.05,
                         milestones=(8, 12), gamma=0.1, every=2, seeds=(0, 1), hessian_map_every=8, scale_every=True,
                         out='results/cifar10-cpu'),
@@ -246,6 +252,8 @@ def _check_values(c:ExperimentConfig):
     need('wd', lambda v: number(v) and v >= 0, 'a number >= 0')
     need('mom', lambda v: number(v) and 0 <= v <= 1, 'a number in [0, 1]')
     need('out', lambda v: isinstance(v, (str, Path)) and str(v) != '', 'a folder')
+    check_precision(c.precision)
+    need('channels_last', lambda v: isinstance(v, bool), 'True or False')
 
 # %% ../../nbs/40_experiments.config.ipynb #15fb2a09
 def _check_names(c:ExperimentConfig): # normalised (`_normalised`)
@@ -403,6 +411,9 @@ def data_config(data, # the dataset's root
         implied.update(folder_settings(path, given.get('n_train')))
     return ExperimentConfig(**{**implied, **given, 'dataset': dataset, 'data': str(data)})
 
+# %% ../../nbs/40_experiments.config.ipynb #87064672
+UNRECORDED = dict(precision='fp32', channels_last=False)   # a setting a saved config lacks -> how its runs trained
+
 # %% ../../nbs/40_experiments.config.ipynb #55fcf70b
 def experiment_folders(out, # a results folder
                       )->list: # Paths
@@ -417,6 +428,7 @@ def experiment_config(path, # a `config.json`, or the experiment folder holding 
     if not f.is_file(): raise FileNotFoundError(f"No config file {f}: pass a config.json, or the experiment folder holding one")
     try: saved = json.loads(f.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{f} is not a JSON config ({e})") from None
+    saved = UNRECORDED | saved   # settings older files lack, as those runs trained
     return ExperimentConfig(**{k: v for k, v in saved.items() if k in ExperimentConfig.__dataclass_fields__})
 
 # %% ../../nbs/40_experiments.config.ipynb #9ed62e64
@@ -434,7 +446,7 @@ def check_out(c:ExperimentConfig, # a checked config
     if not resume: raise ValueError(f"{out} already holds an experiment: pass --resume (resume=True) to continue it, "
                                     "or choose another --out")
     old, new = json.loads(cfg_file.read_text()), json.loads(json.dumps(asdict(c), default=str))
-    defaults = json.loads(json.dumps(asdict(ExperimentConfig()), default=str))   # fields newer than the experiment
+    defaults = json.loads(json.dumps(asdict(ExperimentConfig()) | UNRECORDED, default=str))   # fields newer than the experiment
     if diff := [k for k in new if k not in ('methods', 'lr_modes', 'seeds', 'out') and old.get(k, defaults[k]) != new[k]]:
         raise ValueError(f"{out} holds an experiment with other settings ({', '.join(f'{k}: {old.get(k)} != {new[k]}' for k in diff)}): "
                          "use another --out")

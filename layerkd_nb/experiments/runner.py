@@ -29,7 +29,7 @@ from ..models.resnets import load_checkpoint
 from ..maps.derivative_maps import get_method
 from ..callbacks.schedule import *   # `Learner.fit_multistep`
 from ..callbacks.checkpoint import EpochCheckpoint, get_rng_state, set_rng_state, saved_epoch, load_resumable
-from ..callbacks.learner import distill_learner
+from ..callbacks.learner import distill_learner, resolve_precision
 from .config import *
 from .results import *
 
@@ -66,7 +66,7 @@ def make_learner(c:ExperimentConfig, # a checked config
                            kd_weight=kd_weight, T=c.T,
                            distill_kwargs=dict(scale_every=c.scale_every, grad_fraction=c.grad_fraction, grad_norm_every=c.grad_norm_every),
                            layerwise_kwargs=dict(every=c.every, beta=c.beta, rule=c.rule, clip=c.clip, scope=c.scope, power=c.power, shared=c.shared),
-                           **kw)
+                           precision=c.precision, channels_last=c.channels_last, **kw)
 
 # %% ../../nbs/42_experiments.runner.ipynb #1619729a
 def _fit(learn, c, lr_mode, epochs, start_epoch, cbs):
@@ -144,7 +144,7 @@ def train_run(c:ExperimentConfig, # a checked config
     learn = make_learner(c, dls, make_model(arch, c.n_classes, width), method, lr_mode, teacher,
                          path=ckpt_dir, model_dir='.')   # fastai's model folder: the checkpoints' (none made in the cwd)
     res = RunResults(name=run_dir.name, method=method, lr_mode=lr_mode, seed=seed, arch=arch, width=width, epochs=epochs,
-                     metric=task_setup(c)[2], config=asdict(c), 
+                     metric=task_setup(c)[2], config=asdict(c) | dict(precision=resolve_precision(c.precision, dls.device)),
                      device=torch.cuda.get_device_name(dls.device) if torch.device(ifnone(dls.device, 'cpu')).type == 'cuda' else 'cpu')
     def write(state, status, diverged_epoch=None):
         rows = state['rows']

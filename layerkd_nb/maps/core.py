@@ -88,14 +88,19 @@ class MapMethod:
         maps = self.maps(student, pairs, target, captured, True, create_graph, **state)
         return maps if create_graph else [m.detach() for m in maps]
 
-    def teacher_maps(self, teacher, pairs, xb, yb, loss_func, **state)->list:
+    def teacher_maps(self, teacher, pairs, xb, yb, loss_func,
+                     with_pred:bool=False, # also return the teacher's output (for Hinton's term: no second forward)
+                     **state)->list: # the maps; (maps, output) with `with_pred`
         "The frozen teacher's maps, detached; the teacher is left in eval mode with its flags and `.grad` untouched"
         teacher.eval()
-        grad_ctx = grad_only_for(teacher, self._weights(pairs, False)) if self.uses_grad else torch.no_grad()
+        # no derivative: inference mode, its results cloned into normal tensors (a loss on them saves them for backward)
+        grad_ctx = grad_only_for(teacher, self._weights(pairs, False)) if self.uses_grad else torch.inference_mode()
         with grad_ctx, self.capture(teacher, pairs, student=False) as captured:
             pred = model_forward(teacher, xb)
             target = self.derivative_of(pred, yb, loss_func, **state) if self.uses_grad else None
-            return [m.detach() for m in self.maps(teacher, pairs, target, captured, False, False, **state)]
+            maps = [m.detach() for m in self.maps(teacher, pairs, target, captured, False, False, **state)]
+        if not self.uses_grad: maps, pred = [m.clone() for m in maps], pred.clone()
+        return (maps, pred.detach()) if with_pred else maps
 
     def student_teacher_maps(self,
                              student:nn.Module, # in train mode; its forward may already have run (`pred`, `loss`)
@@ -108,11 +113,13 @@ class MapMethod:
                              loss=None, # the student's task loss with its graph (`learn.loss_grad`), if computed
                              captured=None, # what `capture` yielded around the student's forward
                              create_graph:bool=True, # the student's maps keep their graph; False: measuring only
-                            )->tuple: # (student maps, teacher maps detached), one (rows, n) map per pair
+                             with_teacher_pred:bool=False, # also return the teacher's output, detached
+                            )->tuple: # (student maps, teacher maps detached), one (rows, n) map per pair; (.., .., teacher output)
         "Student and teacher maps at the matched layers for this batch"
         state = self.batch_state(pairs)
-        return (self.student_maps(student, pairs, xb, yb, loss_func, pred, loss, captured, create_graph, **state),
-                self.teacher_maps(teacher, pairs, xb, yb, loss_func, **state))
+        student_maps = self.student_maps(student, pairs, xb, yb, loss_func, pred, loss, captured, create_graph, **state)
+        teacher = self.teacher_maps(teacher, pairs, xb, yb, loss_func, with_pred=with_teacher_pred, **state)
+        return (student_maps, *teacher) if with_teacher_pred else (student_maps, teacher)
 
     def _weights(self, pairs, student): return [(p.student if student else p.teacher).weight for p in pairs]
     def __repr__(self): return f"{type(self).__name__}()"

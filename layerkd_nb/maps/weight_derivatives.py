@@ -144,8 +144,8 @@ class AutogradBatchNorm2d(nn.BatchNorm2d):
         scale = torch.rsqrt(self.running_var + self.eps)   # eval mode: an affine map, in plain ops (cheaper to differentiate twice)
         if self.affine: scale = scale * self.weight
         shift = -self.running_mean * scale if not self.affine else self.bias - self.running_mean * scale
-        shape = [1, -1] + [1]*(x.dim()-2)
-        return torch.addcmul(shift.view(shape), x, scale.view(shape))
+        shape = [1, -1] + [1]*(x.dim()-2)   # in `x`'s dtype, as the native batch norm (bfloat16 under autocast)
+        return torch.addcmul(shift.view(shape).to(x.dtype), x, scale.view(shape).to(x.dtype))
 
 # %% ../../nbs/22_maps.weight_derivatives.ipynb #47f8c130
 class AutogradBatchNorm1d(nn.BatchNorm1d):
