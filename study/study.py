@@ -489,6 +489,72 @@ def study_jobs()->list:
         jobs += [(INPUT_JACOBIAN, 'input_jacobian', best, s) for s in CONFIRM_SEEDS.split(',')]
     return jobs
 
+# ## The fast path's parity (issue 36): bf16 autocast + channels-last against the committed float32 runs
+#
+# The `cifar10-kd` protocol unchanged but for `precision='bf16', channels_last=True`: the same committed teacher (its key
+# depends on neither), arms student alone, Hinton KD, attention multi-step and the recipe (Hinton KD + attention, the
+# control reading), seeds 1-3, paired by seed with the float32 runs of results/cifar10-kd and results/recipe. A seed at a
+# time, so that a stopped queue still has whole pairs. The gate (issue 36): every arm's 95 % interval within +-0.5 points.
+
+FAST_PATH = Path('results/fast-path')
+FAST = dict(precision='bf16', channels_last=True)
+PARITY_MARGIN = 0.5   # points: the fast path becomes the default if every arm's 95 % interval lies within +-this
+
+def fast_path_jobs()->list:
+    "The parity queue: each arm's fast-path run per seed, seed by seed"
+    return [job for s in SEEDS.split(',') for job in (
+        *[(FAST_PATH/'cifar10-kd', m, dict(FAST, lr_modes='multistep'), s) for m in ('none', 'kd', 'attention')],
+        (FAST_PATH/'recipe/kd-attention-control', 'attention', dict(STAGE_SHARED, **FAST, lr_modes='layerwise', map_kd_weight=1.), s))]
+
+PARITY_ARMS = {'student alone': (FAST_PATH/'cifar10-kd', 'none', 'multistep'), 'KD': (FAST_PATH/'cifar10-kd', 'kd', 'multistep'),
+               'attention multi-step': (FAST_PATH/'cifar10-kd', 'attention', 'multistep'),
+               'KD + attention, control reading': (FAST_PATH/'recipe/kd-attention-control', 'attention', 'layerwise')}
+
+def parity_table(results=RESULTS, # the study's results folder
+                )->pd.DataFrame:
+    "Per arm, fast path minus float32 paired by seed (seeds 1-3), its 95 % interval, whether it lies within the margin, and each path's mean wall time per run"
+    fp32 = study_arms(results, Path(results)/'confirm')
+    arms = {name: fp32[name] for name in PARITY_ARMS} | {f'{name}, fast path': [(Path(results)/src[0].relative_to('results'), *src[1:])]
+                                                        for name, src in PARITY_ARMS.items()}
+    t = compare_arms(arms, [(f'{name}, fast path', name) for name in PARITY_ARMS], seeds=(1, 2, 3))
+    t['within'] = (t.lo >= -PARITY_MARGIN) & (t.hi <= PARITY_MARGIN) & (t.seeds == 3)
+    def wall(name): 
+        runs = [r for r in arm_runs(arms[name]) if r['seed'] in (1, 2, 3) and r['status'] == 'done']
+        return np.mean([r['wall_time'] for r in runs]) if runs else np.nan
+    t['a_wall'], t['b_wall'] = [wall(a) for a in t.a], [wall(b) for b in t.b]
+    return t
+
+def parity_markdown(t:pd.DataFrame)->str:
+    "The parity table in Markdown: per arm float32 and fast-path means, the difference [95 % CI], seeds, within the margin, wall time per run"
+    head = ['arm', 'float32 %', 'bf16 + channels-last %', 'difference [95 % CI]', 'seeds', f'within +-{PARITY_MARGIN}',
+            'wall time per run, s (float32 -> fast)']
+    rows = [[r.b, f'{r.b_mean:.2f}', f'{r.a_mean:.2f}', interval_text(r.diff, r.lo, r.hi, r.seeds), str(r.seeds),
+             'yes' if r.within else 'no' if r.seeds == 3 else 'pending', f'{r.b_wall:.0f} -> {r.a_wall:.0f}'] for r in t.itertuples()]
+    return '\n'.join('| ' + ' | '.join(c) + ' |' for c in [head, ['---'] * len(head), *rows])
+
+# ## The paper's regime (issue 37): `cifar10-regime`, its teacher first
+
+REGIME = Path('results/cifar10-regime')
+
+def regime_teacher(data:str):
+    "Train (or finish, or read back) the regime's teacher, alone: one worker (a lock), epoch lines in the log"
+    from layerkd_nb.experiments.results import make_dls, teacher_config, teacher_dirs
+    from layerkd_nb.experiments.runner import get_teacher
+    c = check_config(config_for('cifar10-regime', data=data))
+    run_dir, _ = teacher_dirs(c)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir.parent/'.lock-teacher', 'w') as lock:
+        try: fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError: sys.exit(f'study.py: another worker trains the teacher of {run_dir}')
+        _, res = get_teacher(c, make_dls(teacher_config(c)))
+    print(f"teacher: {res['metric']} {res['final'][res['metric']]:.4f} after {res['epochs_done']} epochs ({res['wall_time']:.0f} s)", flush=True)
+
+def regime_jobs()->list:
+    "The regime's students: none until their plan and pre-registration are committed (issue 37)"
+    return []
+
+QUEUES = dict(study=study_jobs, fast_path=fast_path_jobs, regime=regime_jobs)   # `run --queue NAME`: the jobs a worker takes
+
 def job_config(folder:Path, methods:str, kw:dict, data:str, seeds:str=SEEDS):
     "A job's `cifar10-kd` config (`cifar10-screen` for the screening jobs): multi-step in results/cifar10-kd, else layer-wise, unless `kw` says"
     kw = dict(lr_modes='multistep' if folder == MULTISTEP else 'layerwise') | kw
@@ -499,9 +565,9 @@ def layerwise_folders(jobs:list)->list:
     "The readings' folders of the verdict (results/cifar10-kd-layerwise/*)"
     return sorted({f for f, *_ in jobs if f.parent == LAYERWISE})
 
-def run_jobs(data:str, only:str=None, skip:str=None):
-    "A worker: train every job not finished and not taken by another worker; after a job it trained, start afresh"
-    for folder, methods, kw, *seed in study_jobs():
+def run_jobs(data:str, only:str=None, skip:str=None, queue:str='study'):
+    "A worker: train every job of `queue` not finished and not taken by another worker; after a job it trained, start afresh"
+    for folder, methods, kw, *seed in QUEUES[queue]():
         if only and not str(folder).startswith(only) or skip and str(folder).startswith(skip): continue
         if grid_finished(check_config(job_config(folder, methods, kw, data, *seed))): continue   # nothing to train
         folder.mkdir(parents=True, exist_ok=True)
@@ -518,11 +584,11 @@ def recorded_data(folder:Path=None)->str:
     "The data path the committed runs of `folder` (default: the multi-step grid) recorded in their config.json (never read)"
     return json.loads((REPO/(folder or MULTISTEP)/'config.json').read_text())['data']
 
-def jobs_table(data:str=None)->pd.DataFrame:
+def jobs_table(data:str=None, queue:str='study')->pd.DataFrame:
     "Each job of the queue: its folder, methods, seeds and whether all its runs have finished (read from the folder; no data needed)"
     data = data or recorded_data()
     rows = []
-    for folder, methods, kw, *seed in study_jobs():
+    for folder, methods, kw, *seed in QUEUES[queue]():
         c = check_config(job_config(folder, methods, kw, data, *seed), data=False)
         rows.append(dict(folder=str(folder), methods=methods, seeds=','.join(map(str, c.seeds)), finished=grid_finished(c)))
     return pd.DataFrame(rows)
@@ -560,6 +626,10 @@ def main(argv:list=None):
     for c in (r, s): c.add_argument('--data', required=True, help="CIFAR-10's root")
     r.add_argument('--only', help='take only the jobs whose folder starts with this path (e.g. results/confirm/cifar10-kd-2500)')
     r.add_argument('--skip', help='leave the jobs whose folder starts with this path to other workers')
+    for c in (r, j): c.add_argument('--queue', default='study', choices=list(QUEUES), help="the job queue (default: the study's)")
+    commands.add_parser('parity', help="the fast path's parity with float32 (results/study/fast-path.md)")
+    rt = commands.add_parser('regime-teacher', help="train the cifar10-regime teacher alone (resumable; one worker)")
+    rt.add_argument('--data', required=True, help="CIFAR-10's root")
     s.add_argument('--seeds', help='the seeds (default: the preset\'s, 0)')
     s.add_argument('--only', nargs='+', help='these formulations only')
     commands.add_parser('screen-summary', help='every finished screening run')
@@ -570,8 +640,11 @@ def main(argv:list=None):
         except FileNotFoundError as e: sys.exit(f"study.py: error: {e}")
         print(*[f'study.py: wrote {f}' for f in files], sep='\n'); return
     os.chdir(REPO)   # the jobs' folders are relative to the repository (as their config.json files record them)
-    if a.command == 'jobs': print(jobs_table(a.data).to_string(index=False))
-    elif a.command == 'run': run_jobs(a.data, a.only, a.skip)
+    if a.command == 'jobs': print(jobs_table(a.data, a.queue).to_string(index=False))
+    elif a.command == 'run': run_jobs(a.data, a.only, a.skip, a.queue)
+    elif a.command == 'regime-teacher': regime_teacher(a.data)
+    elif a.command == 'parity':
+        text = parity_markdown(parity_table()); (STUDY/'fast-path.md').write_text(text + '\n'); print(text)
     elif a.command == 'screen': run_screen(a.data, a.seeds, a.only)
     elif a.command == 'screen-summary': print(screen_summary().to_string(index=False, float_format='%.3f'))
     else:   # summary, report: the verdict (with report, every folder's table and plots first): `layerkd --report`'s code
