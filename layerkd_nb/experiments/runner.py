@@ -147,8 +147,9 @@ def train_run(c:ExperimentConfig, # a checked config
                      metric=task_setup(c)[2], config=asdict(c) | dict(precision=resolve_precision(c.precision, dls.device)),
                      device=torch.cuda.get_device_name(dls.device) if torch.device(ifnone(dls.device, 'cpu')).type == 'cuda' else 'cpu')
     def write(state, status, diverged_epoch=None):
-        rows = state['rows']
+        rows, best = state['rows'], best_row(state['rows'], res.metric)
         write_results(dataclasses.replace(res, status=status, epochs_done=len(rows), final=rows[-1] if rows else None,
+                                          best=best, best_epoch=best and best['epoch'],
                                           wall_time=state['wall_time'], per_epoch=rows, diverged_epoch=diverged_epoch,
                                           **_callback_records(learn)), run_dir)
     ckpt, stop = EpochCheckpoint(ckpt_dir, on_epoch=partial(write, status='running')), DivergenceStop()
