@@ -20,10 +20,11 @@ For the day a GPU is lent (one device; the table within `--budget-s`, 300 s by d
    timed, peak memory (CUDA: `max_memory_allocated` during the steps, and its excess over the memory held before;
    CPU: the process's peak resident set size minus its resident size before, as bench/maps.py measures it), and the
    status: `ok`, `cut` (the budget stopped it early: fewer steps timed), `not run` (no budget left) or `failed`.
-3. `--bf16`: the steps under `torch.autocast(bfloat16)` (forward, task loss and maps; the maps and the JSD are computed
-   in float32 by the library); and, measured on the CPU, the JSD between each map method's maps under bf16 autocast
+3. `--bf16`: the steps under the library's `BF16Autocast` (bfloat16 autocast of forward, task loss and maps on the
+   device; the maps and the JSD are computed in float32 by the library); and, measured on the CPU, the JSD between each map method's maps under bf16 autocast
    and in float32, same models, batch and random vectors (width 16, batch 32, 32 px; `--smoke`: the smoke sizes).
-   `--channels-last`: student, teacher and batches in `torch.channels_last` memory format.
+   `--channels-last`: fastai's `ChannelsLast` (the student, and so its activations, channels-last; `MapDistillation`
+   gives the teacher the student's format).
 4. Then each notebook of nbs/ with a `#| cuda` cell runs under `nbdev-test --flags cuda` (skipped with `--smoke` or
    `--no-cells`): last, so that a cell that hangs cannot cost the table.
 
@@ -78,24 +79,6 @@ def _step_timer(n_steps:int, deadline:float):
             if now > deadline: self.cut = True; raise CancelFitException()
     return StepTimer()
 
-def _autocast(device:str, dtype=torch.bfloat16):
-    "A callback running forward, task loss and `MapDistillation`'s maps (order 20) under `torch.autocast(dtype)`"
-    from fastai.callback.core import Callback
-    class Autocast(Callback):
-        order = 21   # enters before the forward (after every before_batch up to 21), exits after MapDistillation's after_loss (20)
-        def before_batch(self): self.ctx = torch.autocast(device.split(':')[0], dtype=dtype); self.ctx.__enter__()
-        def after_loss(self): self.ctx.__exit__(None, None, None)
-        def after_cancel_batch(self): self.ctx.__exit__(None, None, None)
-    return Autocast()
-
-def _channels_last():
-    "A callback putting each batch's images in `torch.channels_last` memory format"
-    from fastai.callback.core import Callback
-    class ChannelsLast(Callback):
-        order = -50
-        def before_batch(self): self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in self.xb)
-    return ChannelsLast()
-
 def _memory_start(device:str)->int:
     "Reset the peak-memory counter; the memory in use now"
     if device.startswith('cuda'):
@@ -108,16 +91,18 @@ def _memory_peak(device:str)->int:
 
 def time_method(c, dls, method:str, warmup:int, steps:int, deadline:float, bf16:bool=False, channels_last:bool=False)->dict:
     "Median step time and memory of `warmup + steps` training steps of `method` under config `c`, stopped at `deadline`"
+    import dataclasses
     from fastai.torch_core import set_seed
     from layerkd_nb.experiments import make_model, make_learner
     set_seed(0)
     device = str(dls.device)
+    # the library's fast path: `BF16Autocast` and fastai's `ChannelsLast` (the teacher follows the student's format)
+    c = dataclasses.replace(c, precision='bf16' if bf16 else 'fp32', channels_last=channels_last)
     student = make_model(c.student, c.n_classes, c.width).to(device)
     teacher = None if method == 'none' else make_model(c.teacher, c.n_classes, c.teacher_width or c.width).to(device).eval().requires_grad_(False)
-    if channels_last: student, teacher = [m if m is None else m.to(memory_format=torch.channels_last) for m in (student, teacher)]
     learn = make_learner(c, dls, student, method, 'multistep', teacher)
     timer = _step_timer(warmup + steps, deadline)
-    cbs = [timer] + ([_autocast(device)] if bf16 else []) + ([_channels_last()] if channels_last else [])
+    cbs = [timer]
     base = _memory_start(device)
     with learn.no_logging(), learn.no_bar(): learn.fit(1, c.lr, cbs=cbs)
     peak = _memory_peak(device)

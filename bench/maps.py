@@ -79,11 +79,13 @@ import torch, torch.nn.functional as F
 from torch.profiler import record_function
 from torch.utils.flop_counter import FlopCounterMode
 
-CONFIGS = ('ce', 'ce_autograd_bn', 'attention', 'jacobian', 'jacobian:logits:channel', 'hessian', 'hessian:measure',
+CONFIGS = ('ce', 'ce_autograd_bn', 'kd', 'attention', 'jacobian', 'jacobian:logits:channel', 'hessian', 'hessian:measure',
            'hessian:gauss_newton')
 FORMULATIONS = ('jacobian:logits', 'jacobian:true_class', 'jacobian:true_class:channel', 'jacobian:measure',
                 'hessian:logits', 'hessian:true_class', 'hessian:measure', 'hessian:gauss_newton')
 GOALS = dict(attention=1.8, jacobian=5.0, hessian=12.0)
+FAST_GOALS = dict(ce=2.0, kd=2.0, attention=2.0, jacobian=1.5, hessian=1.5)   # the fast path's speed-up over float32, at least
+FAST_GOALS_AT = {('ce', 64): 3.0}   # (method, width) -> a higher goal
 
 def _method_of(config):
     "'jacobian:true_class:channel' -> ('jacobian', dict(target='true_class', granularity='channel'), measure=False)"
@@ -106,24 +108,39 @@ def _method_kwargs(name, kw):
     old_defaults = dict(target='loss', granularity='entry') if name == 'jacobian' else {}   # (before JacobianMaps' defaults became logits/channel)
     return {**old_defaults, **kw}
 
-def _setup(config, width, bs, device, map_every=1):
+def _fast(student, teacher, x):
+    "The fast path's memory format: student, teacher and images channels-last (`BF16Autocast` + fastai's `ChannelsLast`)"
+    cl = torch.channels_last
+    return student.to(memory_format=cl), teacher.to(memory_format=cl), x.contiguous(memory_format=cl)
+
+def _autocast(device, fast):
+    "bfloat16 autocast on `device` for the fast path (as `BF16Autocast`: forward, task loss and maps); else nothing"
+    return torch.autocast(device.split(':')[0], dtype=torch.bfloat16) if fast else nullcontext()
+
+def _setup(config, width, bs, device, map_every=1, fast=False):
     from layerkd_nb.maps import get_method, convert_batchnorm
     from layerkd_nb.jsd import layer_divergences
     student, teacher, pairs, x, y = _problem(width, bs, device)
+    if fast: student, teacher, x = _fast(student, teacher, x)
     name, kw, measure = _method_of(config)
     method = get_method(name, **_method_kwargs(name, kw)) if name in GOALS else None
     if method: method.prepare(student)
     if config == 'ce_autograd_bn': convert_batchnorm(student)
     reuse = measure and getattr(method, 'reads_loss_gradients', False)   # a loss-gradient map read from the backward's own gradients
+    kd = name == 'kd'   # Hinton's term alone: the teacher's logits under inference mode, as `MapDistillation` computes them
+    if kd: from layerkd_nb.callbacks.distill import hinton_kd
     opt = torch.optim.SGD(student.parameters(), lr=1e-3, momentum=0.9)
     calls = iter(range(10**9))
     def step():   # the phases are labelled for `--profile`; as `MapDistillation` does it (map term not scaled by k)
         opt.zero_grad()
         mapped = method is not None and next(calls) % map_every == 0
-        with (method.capture(student, pairs) if mapped and not reuse else nullcontext()) as captured:
+        with _autocast(device, fast), (method.capture(student, pairs) if mapped and not reuse else nullcontext()) as captured:
             with record_function('1 student forward + loss'):
-                pred = student(x)
+                pred = student(x).float()   # as `BF16Autocast.after_pred` (a no-op in float32)
                 loss = F.cross_entropy(pred, y)
+            if kd:
+                with record_function('3 teacher logits'), torch.inference_mode(): t_pred = teacher(x)
+                loss = loss + hinton_kd(pred, t_pred.clone())
             if mapped and not reuse:
                 state = method.batch_state(pairs)
                 with record_function('2 student maps'):
@@ -136,7 +153,7 @@ def _setup(config, width, bs, device, map_every=1):
         with record_function('4 backward + SGD step'):
             loss.backward()
             if mapped and reuse:
-                t_maps = method.teacher_maps(teacher, pairs, x, y, F.cross_entropy)
+                with _autocast(device, fast): t_maps = method.teacher_maps(teacher, pairs, x, y, F.cross_entropy)
                 layer_divergences(method.gradient_maps([p.student.weight.grad for p in pairs]), t_maps)
             opt.step()
     return step
@@ -177,8 +194,8 @@ def floor_passes(config, width, bs, device):
     params = list(student.parameters())
     pred = count(floor, 'S_f', lambda: student(x))
     loss = F.cross_entropy(pred, y)
-    if name in ('attention', 'ce', 'ce_autograd_bn'):
-        if name == 'attention':
+    if name in ('attention', 'kd', 'ce', 'ce_autograd_bn'):
+        if name in ('attention', 'kd'):
             with torch.no_grad(): count(floor, 'T_f', lambda: teacher(x))
         count(floor, 'S_b', lambda: torch.autograd.grad(loss, params))   # attention's map term adds elementwise ops only
         return floor, implemented
@@ -226,6 +243,33 @@ def map_error(config, width, bs, device):
                          + m.teacher_maps(teacher, pairs, x, y, F.cross_entropy, **state))
     return layer_divergences(both(approx), both(exact)).mean().item()
 
+def fast_map_error(config, width, bs, device):
+    "Mean JSD (nats, over layers, student and teacher) between the maps of `config` on the fast path and in float32, same batch and vectors"
+    name, kw, measure = _method_of(_split_config(config)[0])
+    if name not in GOALS: return 0.
+    from layerkd_nb.maps import get_method
+    from layerkd_nb.jsd import layer_divergences
+    student, teacher, pairs, x, y = _problem(width, bs, device)
+    method = get_method(name, **_method_kwargs(name, kw)); method.prepare(student)
+    state = method.batch_state(pairs)
+    def maps(s, t, xs, fast):
+        with _autocast(device, fast), method.capture(s, pairs) as captured:
+            pred = s(xs).float()
+            s_maps = method.student_maps(s, pairs, xs, y, F.cross_entropy, pred, None, captured, create_graph=False, **state)
+            return s_maps + method.teacher_maps(t, pairs, xs, y, F.cross_entropy, **state)
+    fp32 = maps(student, teacher, x, False)
+    return layer_divergences([m.float() for m in maps(*_fast(student, teacher, x), True)], fp32).mean().item()
+
+def matmul_rate(dtype=torch.bfloat16, n:int=2048, repeats:int=5)->float:
+    "GFLOP/s of an n x n matrix product in `dtype` on the CPU with torch's threads (the best of `repeats`)"
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+def _timed(fn):
+    start = time.perf_counter(); fn(); return time.perf_counter() - start
+
 def _rss(field):
     "VmRSS or VmHWM of this process, in bytes"
     for line in open('/proc/self/status'):
@@ -239,11 +283,11 @@ def _split_config(config):
     name, _, k = config.partition('@')
     return name, int(k) if k else None
 
-def worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False):
+def worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False, fast=False):
     """Time and peak memory of `steps` training steps of `config`, as a JSON line (`method@k`: mean time, maps every k);
-    with `count`, also the step's FLOPs, its floor's passes and the maps' error"""
+    with `count`, also the step's FLOPs, its floor's passes and the maps' error (`fast`: the fast path's map error instead)"""
     name, map_every = _split_config(config)
-    step = _setup(name, width, bs, device, map_every or 1)
+    step = _setup(name, width, bs, device, map_every or 1, fast)
     if device.startswith('cuda'):
         torch.cuda.synchronize(); torch.cuda.reset_peak_memory_stats(); base = torch.cuda.memory_allocated()
     else:
@@ -259,20 +303,21 @@ def worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False)
     timed = times[warmup:]
     amortised = map_every is not None or config.endswith('@')
     res = dict(config=config, width=width, memory=peak - base, time=statistics.mean(timed) if amortised else statistics.median(timed))
-    if count:
+    if count and fast: res['fast_map_jsd'] = fast_map_error(name, width, bs, device)
+    elif count:
         res['flops'] = step_flops(step, map_every or 1)
         res['passes'], res['implemented'] = floor_passes(name, width, bs, device)
         res['map_jsd'] = map_error(name, width, bs, device)
     print(json.dumps(res))
 
-def profile(config, width, bs, device, rows=15):
-    "Top ops (self time) of one step of `config`"
+def profile(config, width, bs, device, rows=15, fast=False):
+    "Top ops (self time) of one step of `config` (`fast`: on the fast path)"
     from torch.profiler import profile as torch_profile, ProfilerActivity
-    step = _setup(config, width, bs, device); step()
+    step = _setup(config, width, bs, device, fast=fast); step()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith('cuda') else [])
     with torch_profile(activities=activities) as prof: step()
     key = 'self_cuda_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
-    print(f"## {config}, width {width}, batch {bs}, {device}\n")
+    print(f"## {config}, width {width}, batch {bs}, {device}{', bf16 + channels-last' if fast else ''}\n")
     phases = sorted((e for e in prof.key_averages() if e.key[:2] in ('1 ', '2 ', '3 ', '4 ')), key=lambda e: e.key)
     total = sum(e.cpu_time_total for e in phases)
     print('| phase | ms | share |\n|---|---|---|')
@@ -280,10 +325,11 @@ def profile(config, width, bs, device, rows=15):
     print()
     print(prof.key_averages().table(sort_by=key, row_limit=rows))
 
-def _run_worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False):
+def _run_worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False, fast=False):
     out = subprocess.run([sys.executable, __file__, '--worker', config, '--widths', str(width), '--bs', str(bs), '--warmup', str(warmup),
                           '--steps', str(steps), '--device', device, '--threads', str(torch.get_num_threads())]
-                         + ([] if count else ['--no-count']) + (['--cpu-time'] if cpu_time else []), capture_output=True, text=True)
+                         + ([] if count else ['--no-count']) + (['--cpu-time'] if cpu_time else [])
+                         + (['--precision', 'bf16', '--channels-last'] if fast else []), capture_output=True, text=True)
     if out.returncode: sys.exit(f"{config} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -297,21 +343,36 @@ def ratios(res:dict)->dict:
     return {c: dict(time_ratio=r['time'] / ce['time'], flop_ratio=r['flops'] / ce['flops'], floor_ratio=floor(c, r) / ce_floor,
                     memory_ratio=r['memory'] / ce['memory'], map_jsd=r['map_jsd']) for c, r in res.items()}
 
-def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS, json_path=None, passes=False, auto_profile=False, cpu_time=False):
-    "Run each configuration in its own process (`repeats` interleaved rounds) and print the table of ratios to `ce`"
+def _fast_goal(config:str, width:int)->float:
+    "The fast path's speed-up goal of `config` at `width` (None: none)"
+    base = config.split('@')[0].split(':')[0]
+    return FAST_GOALS_AT.get((base, width), FAST_GOALS.get(base))
+
+def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS, json_path=None, passes=False, auto_profile=False,
+            cpu_time=False, fast=False):
+    "Run each configuration in its own process (`repeats` interleaved rounds) and print the table of ratios to `ce` (`fast`: and the fast path's table)"
     print(f"torch {torch.__version__}, device {device}"
           + (f" ({torch.cuda.get_device_name()})" if device.startswith('cuda') else f", {torch.get_num_threads()} threads")
           + f", batch {bs}, {warmup} warm-up + {steps} timed steps (median), best of {repeats} rounds"
           + (", process CPU time" if cpu_time else ", wall time") + "; "
           + f"load average before: {os.getloadavg()[0]:.2f}\n")
+    rate = matmul_rate() if fast and device == 'cpu' else None
+    if rate: print(f"bf16 2048x2048 matmul: {rate:.0f} GFLOP/s, float32: {matmul_rate(torch.float32):.0f} GFLOP/s ({torch.get_num_threads()} threads)\n")
     print("| width | method | step (s) | time / CE | FLOPs / CE | floor / CE | time / floor | goal | peak extra memory (MiB) | memory / CE | map JSD |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    results, everything = {}, {}
+    results, everything, fast_res = {}, {}, {}
     for width in widths:
-        rounds = [{c: _run_worker(c, width, bs, warmup, steps, device, i == 0, cpu_time) for c in configs} for i in range(repeats)]
+        rounds, fast_rounds = [], []
+        for i in range(repeats):   # float32 and fast path interleaved, configuration by configuration
+            rounds.append({}); fast_rounds.append({})
+            for c in configs:
+                rounds[-1][c] = _run_worker(c, width, bs, warmup, steps, device, i == 0, cpu_time)
+                if fast: fast_rounds[-1][c] = _run_worker(c, width, bs, warmup, steps, device, i == 0, cpu_time, fast=True)
         res = {c: dict(min((r[c] for r in rounds), key=lambda o: o['time']), **{k: rounds[0][c][k] for k in ('flops', 'passes', 'implemented', 'map_jsd')})
                for c in configs}
         results[width], everything[width] = ratios(res), res
+        if fast: fast_res[width] = {c: dict(min((r[c] for r in fast_rounds), key=lambda o: o['time']), fast_map_jsd=fast_rounds[0][c]['fast_map_jsd'])
+                                    for c in configs}
         for config, q in results[width].items():
             name, k = _split_config(config)
             base = name.split(':')[0]
@@ -320,6 +381,20 @@ def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS, json_
             print(f"| {width} | {config} | {res[config]['time']:.3f} | {q['time_ratio']:.2f} | {q['flop_ratio']:.2f} | {q['floor_ratio']:.2f} | "
                   f"{q['time_ratio'] / q['floor_ratio']:.2f} | {goal} | {res[config]['memory']/2**20:.0f} | {q['memory_ratio']:.2f} | "
                   f"{q['map_jsd']:.2g} |", flush=True)
+    if fast:
+        print("\n## The fast path: bf16 autocast + channels-last against float32, same run\n")
+        print("| width | method | float32 step (s) | fast step (s) | speed-up | goal | met | fast map JSD (nats) | bf16 ideal (s) | fast / ideal |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for width in widths:
+            for config in configs:
+                r, f = everything[width][config], fast_res[width][config]
+                speedup, goal = r['time'] / f['time'], _fast_goal(config, width)
+                ideal = r['flops'] / (rate * 1e9) if rate else float('nan')   # the step's FLOPs at the bf16 matmul rate
+                results[width][config].update(speedup=speedup, fast_map_jsd=f['fast_map_jsd'], step_s=r['time'], fast_step_s=f['time'],
+                                              bf16_ideal_s=ideal, fast_memory_ratio=f['memory'] / r['memory'])
+                print(f"| {width} | {config} | {r['time']:.3f} | {f['time']:.3f} | {speedup:.2f}x | {'' if goal is None else f'>= {goal}x'} | "
+                      f"{'' if goal is None else 'yes' if speedup >= goal else 'no'} | {f['fast_map_jsd']:.2g} | {ideal:.3f} | "
+                      f"{f['time'] / ideal:.1f} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
     if passes:
         for width, res in everything.items():
@@ -337,6 +412,8 @@ def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS, json_
             for config, q in results[width].items():
                 if q['time_ratio'] > 1.3 * q['floor_ratio']:
                     print(f"\n{config} at width {width}: time {q['time_ratio'] / q['floor_ratio']:.2f}x its floor\n"); profile(config, width, bs, device)
+                if fast and q['speedup'] < (_fast_goal(config, width) or 0):
+                    print(f"\n{config} at width {width}: fast path {q['speedup']:.2f}x, under its goal\n"); profile(config, width, bs, device, fast=True)
     return results
 
 if __name__ == '__main__':
@@ -359,11 +436,16 @@ if __name__ == '__main__':
     parser.add_argument('--cpu-time', action='store_true', help="time steps in process CPU time (CPU only): robust to other processes "
                         "on the cores, with `--threads 1` (no threads waiting on each other)")
     parser.add_argument('--threads', type=int, help='torch intra-op threads (default: torch\'s)')
+    parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32', help="bf16: also time every configuration on the "
+                        "fast path (bf16 autocast, with --channels-last), same run: speed-up over float32 and the maps' JSD to float32's")
+    parser.add_argument('--channels-last', action='store_true', help='with --precision bf16: channels-last models and images (the fast path)')
     a = parser.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    table = dict(json_path=a.json, passes=a.passes, auto_profile=a.profile is True, cpu_time=a.cpu_time)
-    if a.worker: worker(a.worker, a.widths[0], a.bs, a.warmup, a.steps, a.device, not a.no_count, a.cpu_time)
-    elif isinstance(a.profile, str): profile(a.profile, a.widths[0], a.bs, a.device)
+    fast = a.precision == 'bf16'
+    if fast and not a.channels_last: parser.error('the fast path is bf16 with channels-last: pass --precision bf16 --channels-last')
+    table = dict(json_path=a.json, passes=a.passes, auto_profile=a.profile is True, cpu_time=a.cpu_time, fast=fast)
+    if a.worker: worker(a.worker, a.widths[0], a.bs, a.warmup, a.steps, a.device, not a.no_count, a.cpu_time, fast)
+    elif isinstance(a.profile, str): profile(a.profile, a.widths[0], a.bs, a.device, fast=fast)
     elif a.configs: run_all(a.widths, a.bs, a.warmup, a.steps, a.device, a.repeats, tuple(a.configs), **table)
     elif a.map_every:
         configs = ('ce@',) + tuple(f'{m}@{k}' for m in GOALS for k in a.map_every)   # 'ce@': CE timed as a mean too
