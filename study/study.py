@@ -527,7 +527,7 @@ def parity_table(results=RESULTS, # the study's results folder
 def parity_markdown(t:pd.DataFrame)->str:
     "The parity table in Markdown: per arm float32 and fast-path means, the difference [95 % CI], seeds, within the margin, wall time per run"
     head = ['arm', 'float32 %', 'bf16 + channels-last %', 'difference [95 % CI]', 'seeds', f'within +-{PARITY_MARGIN}',
-            'wall time per run, s (float32 -> fast)']
+            'wall time per run, s, float32 -> fast (other loads: not a benchmark)']
     rows = [[r.b, f'{r.b_mean:.2f}', f'{r.a_mean:.2f}', interval_text(r.diff, r.lo, r.hi, r.seeds), str(r.seeds),
              'yes' if r.within else 'no' if r.seeds == 3 else 'pending', f'{r.b_wall:.0f} -> {r.a_wall:.0f}'] for r in t.itertuples()]
     return '\n'.join('| ' + ' | '.join(c) + ' |' for c in [head, ['---'] * len(head), *rows])
