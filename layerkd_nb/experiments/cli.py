@@ -31,6 +31,8 @@ def config_parser()->argparse.ArgumentParser:
     run.add_argument('--preset', help=f"one of {', '.join(PRESETS)}")
     run.add_argument('--config', metavar='FILE', help="run a saved config.json again (or the experiment folder holding one); options change it")
     run.add_argument('--resume', action='store_true', help="skip finished runs, continue unfinished ones from their last epoch")
+    run.add_argument('--jobs', type=int, default=1, metavar='N', help="student runs trained at once, each in a worker process "
+                     "with its share of the cores (os.cpu_count() // N torch threads); the same results (default 1: one after another)")
     run.add_argument('--no-plots', action='store_true', help="skip the PNG plots")
     run.add_argument('--report', action='store_true', help="only rebuild the tables and plots of --out (an experiment or a folder of "
                      "them) from its runs and saved settings; its data need not be here")
@@ -92,6 +94,7 @@ def main(argv:list=None, # the command's arguments; None: the command line's
     given = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig) if getattr(args, f.name) is not None}
     try:
         if args.versus is not None and not args.report: raise ValueError("--versus goes with --report")
+        if args.jobs < 1: raise ValueError(f"--jobs must be an int >= 1, got {args.jobs}")
         if args.report:   # the saved settings of the runs: neither the preset's nor the data's
             out = given.get('out') or (Path(args.config) if args.config else config_for(ifnone(args.preset, 'quick')).out)
             out = out.parent if isinstance(out, Path) and out.is_file() else out
@@ -106,7 +109,7 @@ def main(argv:list=None, # the command's arguments; None: the command line's
     import fastprogress.fastprogress as fastprogress_bars
     if not live_bar(): fastprogress_bars.NO_BAR = True   # a log file: no bar redraws (the training logs a line per epoch)
     print(f"layerkd: {settings_line(c)}", flush=True)
-    try: run_experiment(c, resume=args.resume, plots=not args.no_plots)
+    try: run_experiment(c, resume=args.resume, plots=not args.no_plots, jobs=args.jobs)
     except KeyboardInterrupt:
         print(f"\nlayerkd: interrupted. To continue from the last finished epoch: {resume_command(argv)}", file=sys.stderr)
         sys.exit(130)
