@@ -549,9 +549,25 @@ def regime_teacher(data:str):
         _, res = get_teacher(c, make_dls(teacher_config(c)))
     print(f"teacher: {res['metric']} {res['final'][res['metric']]:.4f} after {res['epochs_done']} epochs ({res['wall_time']:.0f} s)", flush=True)
 
+REGIME_KW = dict(preset='cifar10-regime', lr_modes='multistep')
+JACOBIAN_EVERY = 4   # the regime's Jacobian maps on every 4th batch (study/regime.md: its cost)
+
 def regime_jobs()->list:
-    "The regime's students: none until their plan and pre-registration are committed (issue 37)"
-    return []
+    "The regime's queue as pre-registered in study/regime.md: the map_every check, then a seed at a time A1, A3, A4, A5, A2, A6, A7"
+    check = [(REGIME/f'checks/jacobian-every{k}', 'jacobian', dict(REGIME_KW, n_train=5_000, teacher_n_train=0, epochs=4,
+                                                                    map_every=k), '1') for k in (1, JACOBIAN_EVERY)]
+    def arms(s): return [
+        (REGIME/'multistep', 'none', REGIME_KW, s),                                              # A1
+        (REGIME/'multistep', 'attention', REGIME_KW, s),                                         # A3
+        (REGIME/'layerwise/attention-rmsprop-power3-stage', 'attention',
+         dict(REGIME_KW, **STAGE, lr_modes='layerwise'), s),                                          # A4
+        (REGIME/'layerwise/attention-rmsprop-power3-stage-shared', 'attention',
+         dict(REGIME_KW, **STAGE_SHARED, lr_modes='layerwise'), s),                                   # A5
+        (REGIME/'multistep', 'kd', REGIME_KW, s),                                                # A2
+        (REGIME/'recipe/kd-attention-control', 'attention',
+         dict(REGIME_KW, **STAGE_SHARED, lr_modes='layerwise', map_kd_weight=1.), s),                 # A6
+        (REGIME/f'jacobian-every{JACOBIAN_EVERY}', 'jacobian', dict(REGIME_KW, map_every=JACOBIAN_EVERY), s)]   # A7
+    return check + [job for s in SEEDS.split(',') for job in arms(s)]
 
 QUEUES = dict(study=study_jobs, fast_path=fast_path_jobs, regime=regime_jobs)   # `run --queue NAME`: the jobs a worker takes
 

@@ -135,7 +135,7 @@ PRESETS = {
                        bs=128, lr=0.05, milestones=(0.5, 0.75), gamma=0.1, every=2, seeds=(1, 2, 3),
                        methods=('none', 'kd', 'attention', 'jacobian', 'hessian'), lr_modes=('multistep',),
                        hessian_map_every=8, teacher_dir='results/cifar10-teacher', out='results/cifar10-kd'),
-    'cifar10-regime': dict(dataset='cifar10', width=32, epochs=30, teacher_epochs=40, bs=128, lr=0.05, teacher_lr=0.1,
+    'cifar10-regime': dict(dataset='cifar10', width=32, epochs=20, teacher_epochs=40, bs=128, lr=0.05, teacher_lr=0.1,
                            milestones=(0.5, 0.75), gamma=0.1, every=2, seeds=(1, 2, 3), hessian_map_every=8,
                            methods=('none', 'kd', 'attention'), lr_modes=('multistep',), precision='bf16',
                            channels_last=True, teacher_dir='results/cifar10-regime-teacher', out='results/cifar10-regime'),
