@@ -9,7 +9,7 @@ __all__ = ['column_groups', 'freeze_teacher', 'teacher_output', 'StudentCapture'
            'hinton_kd', 'resolve_columns', 'column_names', 'EpochMeans', 'RecorderColumn', 'MapWeight',
            'gradient_norms', 'measured_maps', 'map_picture', 'plot_image_maps', 'plot_profile_maps', 'MapDistillation']
 
-# %% ../../nbs/34_callbacks.distill.ipynb #0f41c042
+# %% ../../nbs/34_callbacks.distill.ipynb #4e398660
 import math
 from functools import partial
 import numpy as np
@@ -17,7 +17,6 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 from contextlib import nullcontext
 from torch import nn, Tensor
 from fastcore.basics import store_attr, ifnone, patch
@@ -32,9 +31,10 @@ from ..maps.input_jacobian import InputJacobianMaps   # registers 'input_jacobia
 from .checkpoint import ResumableCallback
 from .distributed import patch_gloo_ddp
 from .precision import memory_format
+import layerkd_nb.callbacks.schedule   # `Recorder.plot_metrics`, which draws the columns below
 from .options import check_distill_option, default_weights
 
-# %% ../../nbs/34_callbacks.distill.ipynb #e437c0c2
+# %% ../../nbs/34_callbacks.distill.ipynb #4890a41f
 def freeze_teacher(teacher:nn.Module, # the trained teacher
                    student:nn.Module=None, # if given, the teacher moves to its device and memory format
                   )->nn.Module: # `teacher`, frozen in place
@@ -43,7 +43,7 @@ def freeze_teacher(teacher:nn.Module, # the trained teacher
         teacher.to(next(student.parameters()).device, memory_format=memory_format(student))
     return teacher.eval().requires_grad_(False)
 
-# %% ../../nbs/34_callbacks.distill.ipynb #b838a40d
+# %% ../../nbs/34_callbacks.distill.ipynb #5347b574
 def teacher_output(teacher:nn.Module, # frozen
                    xb, # the batch's input (a tensor or fastai's tuple `learn.xb`)
                   )->Tensor:
@@ -51,7 +51,7 @@ def teacher_output(teacher:nn.Module, # frozen
     with torch.inference_mode(): pred = model_forward(teacher, xb)
     return pred.clone()   # an inference tensor cannot be saved for backward
 
-# %% ../../nbs/34_callbacks.distill.ipynb #1c8673b2
+# %% ../../nbs/34_callbacks.distill.ipynb #f00bd5b7
 def _probe_batch(learn:Learner, teacher:nn.Module)->tuple:
     "The inputs of one validation batch (a training batch if there is none) on the student's device, `teacher` moved there"
     dls = learn.dls
@@ -59,7 +59,7 @@ def _probe_batch(learn:Learner, teacher:nn.Module)->tuple:
     teacher.to(device)
     return tuple(x.to(device) for x in (dls.valid if len(dls.valid) else dls.train).one_batch()[:dls.n_inp])
 
-# %% ../../nbs/34_callbacks.distill.ipynb #d78e3fe1
+# %% ../../nbs/34_callbacks.distill.ipynb #9616b4ef
 class StudentCapture:
     "A map method's `capture` around the student's forward: `open` before it, `close` after the batch"
     def __init__(self): self.context, self.captured = None, None
@@ -79,7 +79,7 @@ class StudentCapture:
         if self.context is not None: self.context.__exit__(None, None, None)
         self.context = self.captured = None
 
-# %% ../../nbs/34_callbacks.distill.ipynb #6588feb2
+# %% ../../nbs/34_callbacks.distill.ipynb #d713a03b
 def map_divergences(method, # the `MapMethod`
                     student:nn.Module, # in train mode; its forward done (`pred`, `loss`, `captured`)
                     teacher:nn.Module, # frozen
@@ -100,7 +100,7 @@ def map_divergences(method, # the `MapMethod`
     layer_losses = layer_divergences([m.float() for m in student_maps], [m.float() for m in teacher_maps], check='nan')
     return layer_losses, teacher_pred
 
-# %% ../../nbs/34_callbacks.distill.ipynb #c859dc0b
+# %% ../../nbs/34_callbacks.distill.ipynb #2ad2c4d0
 def gradient_divergences(method, # a `MapMethod` that `reads_loss_gradients`
                          pairs:list, # the `LayerPair`s
                          teacher_maps:list, # the teacher's maps of the batch
@@ -111,7 +111,7 @@ def gradient_divergences(method, # a `MapMethod` that `reads_loss_gradients`
     return layer_divergences([m.float() for m in method.gradient_maps(grads)], [m.float() for m in teacher_maps],
                              check='nan')
 
-# %% ../../nbs/34_callbacks.distill.ipynb #6d1189e5
+# %% ../../nbs/34_callbacks.distill.ipynb #8abd6560
 def hinton_kd(student_logits:Tensor, # (B, C)
               teacher_logits:Tensor, # (B, C)
               T:float=4., # temperature
@@ -126,7 +126,7 @@ def hinton_kd(student_logits:Tensor, # (B, C)
         return T**2 * kl.mean(1).mean()
     return T**2 * F.kl_div(F.log_softmax(s, 1), F.log_softmax(t, 1), log_target=True, reduction='batchmean')
 
-# %% ../../nbs/34_callbacks.distill.ipynb #aa304dc4
+# %% ../../nbs/34_callbacks.distill.ipynb #b8922d91
 column_groups = ('map_jsd', 'terms', 'layers')   # map_jsd; task_loss, kd_loss, map_loss; jsd_1 ... jsd_4
 
 def resolve_columns(columns, # True (every group), False (none), a group's name, or some of `column_groups`
@@ -139,7 +139,7 @@ def resolve_columns(columns, # True (every group), False (none), a group's name,
         f"`columns` must be True, False or some of {column_groups}, got {columns!r} ({unknown[0]!r} is not a group)")
     return tuple(g for g in column_groups if g in asked)
 
-# %% ../../nbs/34_callbacks.distill.ipynb #96a8d419
+# %% ../../nbs/34_callbacks.distill.ipynb #b1587201
 def column_names(groups:tuple, # from `resolve_columns`
                  layers:list, # the map layers (`method.map_layers(pairs)`); [] without maps
                  kd:bool=False, # Hinton's term is added
@@ -151,7 +151,7 @@ def column_names(groups:tuple, # from `resolve_columns`
     if 'layers' in groups: names += [f'jsd_{layer}' for layer in layers]
     return names
 
-# %% ../../nbs/34_callbacks.distill.ipynb #00306ba5
+# %% ../../nbs/34_callbacks.distill.ipynb #8c1f5f04
 class EpochMeans:
     "Means over an epoch's batches of named tensors, summed on their device and read on the host once"
     def __init__(self): self.reset()
@@ -180,7 +180,7 @@ class EpochMeans:
             start += len(mean)
         return values
 
-# %% ../../nbs/34_callbacks.distill.ipynb #d6fa2b25
+# %% ../../nbs/34_callbacks.distill.ipynb #be0c00bf
 class RecorderColumn(Metric):
     "A Recorder column: the value under `name` in `values` (NaN when absent), a dict its callback fills each epoch"
     def __init__(self, name:str, values:dict): self._name, self.values = name, values
@@ -191,33 +191,7 @@ class RecorderColumn(Metric):
     @property
     def name(self)->str: return self._name
 
-# %% ../../nbs/34_callbacks.distill.ipynb #ca6556fe
-@patch
-def plot_metrics(self:Recorder,
-                 names:list=None, # the columns to draw; None: every column of the table but `time`
-                 ncols:int=4, # plots per row
-                )->plt.Figure:
-    "One small plot per column of the Recorder's table over the epochs; `train_loss` and `valid_loss` share one"
-    if not getattr(self, 'values', None): raise ValueError("The Recorder has no epoch to plot: fit the learner first")
-    columns = list(self.metric_names[1:len(self.values[0]) + 1])   # neither 'epoch' nor 'time'
-    names = list(ifnone(names, columns))
-    if missing := [n for n in names if n not in columns]: raise ValueError(
-        f"The Recorder has no column {missing[0]!r}; it has {columns}")
-    table = np.array([[np.nan if v is None else float(v) for v in row] for row in self.values])
-    panels = list(dict.fromkeys('loss' if n in ('train_loss', 'valid_loss') else n for n in names))
-    ncols = min(ncols, len(panels)); nrows = math.ceil(len(panels) / ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows), squeeze=False)
-    for ax, panel in zip(axs.flat, panels):
-        for n in ([n for n in ('train_loss', 'valid_loss') if n in names] if panel == 'loss' else [panel]):
-            ax.plot(range(len(table)), table[:, columns.index(n)], marker='.', label=n)
-        ax.set_title(panel, fontsize=9); ax.set_xlabel('epoch', fontsize=8); ax.tick_params(labelsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if panel == 'loss': ax.legend(fontsize=7)
-    for ax in axs.flat[len(panels):]: ax.set_axis_off()
-    fig.tight_layout()
-    return fig
-
-# %% ../../nbs/34_callbacks.distill.ipynb #7c4f8517
+# %% ../../nbs/34_callbacks.distill.ipynb #cc98fef3
 class MapWeight:
     "The map term's lambda: a number, or 'auto' (set from gradient norms on the first mapped batches); records the norms when asked"
     def __init__(self,
@@ -268,13 +242,13 @@ class MapWeight:
         self.rows, self.calibration = list(state.get('norm_rows', [])), list(state.get('calibration', []))
         if state.get('map_weight') is not None: self.value = state['map_weight']
 
-# %% ../../nbs/34_callbacks.distill.ipynb #b0f66688
+# %% ../../nbs/34_callbacks.distill.ipynb #3a1aab62
 def _grad_norm(scalar:Tensor, params:list)->Tensor:
     "Euclidean norm of the gradient of `scalar` w.r.t. `params` (graph kept)"
     grads = torch.autograd.grad(scalar, params, retain_graph=True, allow_unused=True)
     return torch.sqrt(sum(g.float().pow(2).sum() for g in grads if g is not None))
 
-# %% ../../nbs/34_callbacks.distill.ipynb #17290611
+# %% ../../nbs/34_callbacks.distill.ipynb #98419ae3
 def gradient_norms(loss:Tensor, # the task loss, with its graph
                    term:Tensor, # the map term before lambda, with its graph
                    params:list, # the student's trainable parameters
@@ -284,12 +258,12 @@ def gradient_norms(loss:Tensor, # the task loss, with its graph
     if num_distrib() > 1: torch.distributed.all_reduce(norms); norms /= num_distrib()
     return norms
 
-# %% ../../nbs/34_callbacks.distill.ipynb #8be759a3
+# %% ../../nbs/34_callbacks.distill.ipynb #ad993805
 def _forked_rng(device:torch.device):
     "A context that restores torch's random state on exit: the CPU's, and `device`'s on CUDA"
     return torch.random.fork_rng(devices=[device] if device.type == 'cuda' else [])
 
-# %% ../../nbs/34_callbacks.distill.ipynb #098a2566
+# %% ../../nbs/34_callbacks.distill.ipynb #ae3c7c7a
 def measured_maps(method, # the `MapMethod`
                   student:nn.Module, # put in eval mode for the pass, its mode restored after
                   teacher:nn.Module, # frozen
@@ -308,14 +282,14 @@ def measured_maps(method, # the `MapMethod`
     finally: student.train(training)
     return [m.float() for m in student_maps], [m.float() for m in teacher_maps]
 
-# %% ../../nbs/34_callbacks.distill.ipynb #a87b2436
+# %% ../../nbs/34_callbacks.distill.ipynb #eba6fdc9
 def map_picture(row:Tensor, # one map: a distribution over positions
                )->np.ndarray:
     "A spatial map as a 2-d array: a square when its length is a square number, else one row"
     n = row.numel(); side = math.isqrt(n)
     return row.detach().cpu().reshape((side, side) if side * side == n else (1, n)).numpy()
 
-# %% ../../nbs/34_callbacks.distill.ipynb #c1e3c640
+# %% ../../nbs/34_callbacks.distill.ipynb #c197dfda
 def plot_image_maps(images:list, # the decoded images, one per row of the figure
                     student_maps:list, # per layer, (n, positions) maps
                     teacher_maps:list, # per layer, the same shapes
@@ -337,7 +311,7 @@ def plot_image_maps(images:list, # the decoded images, one per row of the figure
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     return fig
 
-# %% ../../nbs/34_callbacks.distill.ipynb #607792f5
+# %% ../../nbs/34_callbacks.distill.ipynb #04a7ed10
 def plot_profile_maps(student_maps:list, # per layer, (rows, entries) maps: one row per batch for derivative maps
                       teacher_maps:list, # per layer, the same shapes
                       layers:list, # each map's layer (`method.map_layers(pairs)`)
@@ -351,12 +325,11 @@ def plot_profile_maps(student_maps:list, # per layer, (rows, entries) maps: one 
         ax.plot(s.mean(0).cpu(), label='student', lw=1)
         ax.set_title(f'layer {layer} JSD {jsd(s, t).mean().item():.3g}', fontsize=8)
         ax.set_xlabel(xlabel, fontsize=7); ax.tick_params(labelsize=6)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axs[0, 0].set_ylabel('share of the map', fontsize=7); axs[0, 0].legend(fontsize=6)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     return fig
 
-# %% ../../nbs/34_callbacks.distill.ipynb #b86cc06c
+# %% ../../nbs/34_callbacks.distill.ipynb #bea09cc5
 class MapDistillation(ResumableCallback):
     "Adds `weight * sum_j JSD(student map_j, teacher map_j)` (and optional Hinton KD) to the training loss"
     order, run_valid = 20, False   # after MixedPrecision (10) and DistributedTrainer (11); before BF16Autocast (21)
