@@ -6,6 +6,7 @@ On a quiet machine (it measures throughput: nothing else should run):
     python bench/jobs.py                               # 4 runs: ResNet10 width 16, 1 epoch of 5000 synthetic 32x32 images
     python bench/jobs.py --data /work/data/cifar10     # the same on CIFAR-10 (a subset of --n-train training images)
     python bench/jobs.py --jobs 1,2,4 --seeds 0,1,2,3  # more job counts, 8 runs
+    python bench/jobs.py --precision bf16 --channels-last   # the fast path (what the regime's workers run)
     python bench/jobs.py --smoke                       # seconds: tiny sizes, checks that the script runs
 
 1. The grid: `--methods` (default `none,attention`) x seeds `--seeds` (default 0,1), constant lr, the student ResNet10 at
@@ -48,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument('--methods', default='none,attention', help="methods of the grid")
     p.add_argument('--seeds', default='0,1', help="seeds of the grid")
     p.add_argument('--out', help="folder for data, teacher and experiments (kept); default: a temporary one, removed")
+    p.add_argument('--precision', default='fp32', help="the runs' precision: 'fp32', 'bf16' or 'auto' (`ExperimentConfig.precision`)")
+    p.add_argument('--channels-last', action='store_true', help="channels-last memory (`ExperimentConfig.channels_last`)")
     p.add_argument('--smoke', action='store_true', help="tiny sizes (64 images, width 4, batch 32, one seed): seconds")
     a = p.parse_args(argv)
     if a.smoke: a.n_train, a.n_valid, a.bs, a.width, a.seeds = 64, 32, 32, 4, '0'
@@ -70,7 +73,8 @@ def main(argv=None):
         data = a.data or synthetic_cifar(root/'data', a.n_train, a.n_valid)
         base = dict(dataset='cifar10', data=str(data), n_train=a.n_train, n_valid=a.n_valid, teacher_n_train=None,
                     bs=a.bs, width=a.width, epochs=a.epochs, teacher_epochs=1, milestones=(), methods=a.methods,
-                    lr_modes='constant', teacher_lr_mode='constant', seeds=a.seeds, teacher_dir=str(root/'teacher'))
+                    lr_modes='constant', teacher_lr_mode='constant', seeds=a.seeds, teacher_dir=str(root/'teacher'),
+                    precision=a.precision, channels_last=a.channels_last)
         c = check_config(config_for('cifar10-screen', **base, out=str(root/'teacher')))
         runs = grid(c.methods, c.lr_modes, c.seeds)
         torch.set_num_threads(cores)

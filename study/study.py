@@ -627,6 +627,15 @@ def print_confirmation():
     print('\nThe harder task (2,500 images), pre-registered too:')
     print(comparison_markdown(confirmation_table(study_arms(Path('results'), CONFIRM, task=HARDER.name), HARDER_CONFIRMATION)))
 
+JEMALLOC = Path('/usr/lib/x86_64-linux-gnu/libjemalloc.so.2')   # Debian's libjemalloc2
+
+def with_jemalloc(argv:list):
+    "Run this process again under jemalloc where it is installed: glibc's allocator grows a long fit's memory without bound"
+    if not JEMALLOC.exists() or 'jemalloc' in os.environ.get('LD_PRELOAD', '') or os.environ.get('LAYERKD_GLIBC_MALLOC'): return
+    print(f'study.py: running under jemalloc ({JEMALLOC}; LAYERKD_GLIBC_MALLOC=1 to keep glibc\'s allocator)', flush=True)
+    preload = ':'.join(filter(None, [str(JEMALLOC), os.environ.get('LD_PRELOAD')]))
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], {**os.environ, 'LD_PRELOAD': preload})
+
 def main(argv:list=None):
     p = argparse.ArgumentParser(prog='study.py', description="The CIFAR-10 study: its tables, verdicts and job queues")
     commands = p.add_subparsers(dest='command', required=True)
@@ -655,6 +664,7 @@ def main(argv:list=None):
         try: files = write_tables(Path(a.results).resolve(), plots=not a.no_plots)
         except FileNotFoundError as e: sys.exit(f"study.py: error: {e}")
         print(*[f'study.py: wrote {f}' for f in files], sep='\n'); return
+    if a.command in ('run', 'screen', 'regime-teacher'): with_jemalloc(sys.argv[1:] if argv is None else list(argv))
     os.chdir(REPO)   # the jobs' folders are relative to the repository (as their config.json files record them)
     if a.command == 'jobs': print(jobs_table(a.data, a.queue).to_string(index=False))
     elif a.command == 'run': run_jobs(a.data, a.only, a.skip, a.queue)

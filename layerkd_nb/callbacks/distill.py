@@ -32,6 +32,7 @@ from .checkpoint import ResumableCallback
 from .distributed import patch_gloo_ddp
 from .precision import memory_format
 import layerkd_nb.callbacks.schedule   # `Recorder.plot_metrics`, which draws the columns below
+from ..maps.options import default_temperature
 from .options import check_distill_option, default_weights
 
 # %% ../../nbs/35_callbacks.distill.ipynb #4890a41f
@@ -114,7 +115,7 @@ def gradient_divergences(method, # a `MapMethod` that `reads_loss_gradients`
 # %% ../../nbs/35_callbacks.distill.ipynb #8abd6560
 def hinton_kd(student_logits:Tensor, # (B, C)
               teacher_logits:Tensor, # (B, C)
-              T:float=4., # temperature
+              T:float=default_temperature, # temperature
               multi_label:bool=False, # per-class sigmoids (BCE targets) instead of a softmax over classes
              )->Tensor: # scalar, mean over the batch
     "Hinton's distillation loss: T^2 times the KL divergence from the teacher's softened outputs to the student's"
@@ -339,7 +340,7 @@ class MapDistillation(ResumableCallback):
                  weight=None, # lambda of the map term: a float (0: measure only), 'auto', or None: `default_weights[method]`
                  map_every:int=1, # maps on every k-th training batch only
                  kd_weight:float=0., # weight of Hinton's logit term (0: off)
-                 T:float=4., # temperature of Hinton's term
+                 T:float=default_temperature, # temperature of Hinton's term
                  pairs:list=None, # (student name, teacher name) pairs or `LayerPair`s; None: found (`layer_pairs`)
                  scale_every:bool=False, # multiply the map term by `map_every` on mapped batches (its mean per batch kept)
                  grad_fraction:float=0.1, # `weight='auto'`: the map term's gradient norm as this fraction of the task loss's

@@ -16,6 +16,7 @@ from .distill import MapDistillation
 from .layerwise import LayerwiseLR, RISING_RATE
 from fastai.callback.channelslast import ChannelsLast
 from .precision import BF16Autocast, bf16_supported
+from ..maps.options import default_temperature
 from .options import check_precision
 
 # %% ../../nbs/37_callbacks.learner.ipynb #3ca8bbcf
@@ -35,7 +36,7 @@ def distill_learner(dls, # the student's DataLoaders
                     weight:float=None, # lambda of the map term; None: `default_weights[method]`
                     map_every:int=1, # maps on every k-th training batch
                     kd_weight:float=None, # Hinton logit term; None: 1 for `method='kd'`, else 0 (off)
-                    T:float=4., # temperature of the logit term
+                    T:float=default_temperature, # temperature of the logit term
                     layerwise_kwargs:dict=None, # arguments of `LayerwiseLR` (every, beta, eps, rule, clip, scope, power, shared)
                     distill_kwargs:dict=None, # more arguments of `MapDistillation` (scale_every, grad_fraction, calibration_batches, grad_norm_every)
                     pairs:list=None, # (student name, teacher name) module pairs; None: found (`layer_pairs`)

@@ -94,7 +94,7 @@ def main(argv:list=None, # the command's arguments; None: the command line's
     given = {f.name: getattr(args, f.name) for f in fields(ExperimentConfig) if getattr(args, f.name) is not None}
     try:
         if args.versus is not None and not args.report: raise ValueError("--versus goes with --report")
-        if args.jobs < 1: raise ValueError(f"--jobs must be an int >= 1, got {args.jobs}")
+        check_count(args.jobs, '--jobs')
         if args.report:   # the saved settings of the runs: neither the preset's nor the data's
             out = given.get('out') or (Path(args.config) if args.config else config_for(ifnone(args.preset, 'quick')).out)
             out = out.parent if isinstance(out, Path) and out.is_file() else out

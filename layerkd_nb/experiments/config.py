@@ -7,8 +7,8 @@ Docs: https://layerkd.github.io/layerkd_nb/experiments.config.html.md"""
 # %% auto #0
 __all__ = ['METHODS', 'DEFAULT_METHODS', 'MAP_METHODS', 'LAYER_METHODS', 'LR_MODES', 'PAPER_LR_LABELS', 'ARCHS', 'PRESETS',
            'UNRECORDED', 'grid', 'make_model', 'ExperimentConfig', 'config_for', 'parse_number', 'epoch_of',
-           'milestone_epochs', 'input_side', 'map_options', 'check_config', 'run_length', 'folder_settings',
-           'data_config', 'experiment_folders', 'experiment_config', 'check_out']
+           'milestone_epochs', 'input_side', 'map_options', 'check_count', 'check_config', 'run_length',
+           'folder_settings', 'data_config', 'experiment_folders', 'experiment_config', 'check_out']
 
 # %% ../../nbs/40_experiments.config.ipynb #6bd7ba05
 import inspect, dataclasses, json, math, warnings
@@ -19,8 +19,9 @@ import numpy as np
 from PIL import Image
 from fastcore.basics import ifnone, listify
 from ..data.kinds import DATASETS, dataset_kind, data_classes, infer_dataset
-from ..maps.options import check_target, check_granularity, check_curvature, check_softening
+from ..maps.options import check_target, check_granularity, check_curvature, check_softening, default_temperature
 from ..callbacks.options import check_distill_option, check_every, check_rule, check_layerwise_option, check_precision
+from ..callbacks.options import LAYERWISE_DEFAULTS
 
 # %% ../../nbs/40_experiments.config.ipynb #c304423c
 METHODS = ('none', 'kd', 'attention', 'jacobian', 'hessian', 'input_jacobian')   # every method a grid can run
@@ -107,16 +108,16 @@ class ExperimentConfig:
     scale_every:bool=False # multiply the map term by `map_every` on mapped batches
     grad_norm_every:int=0 # record the gradient norms of task loss and map term every this many mapped batches
     kd_weight:float=1. # weight of the Hinton term in `kd` runs
-    T:float=4. # Hinton's temperature (and the Gauss-Newton softening unless `curvature_T` is set)
+    T:float=default_temperature # Hinton's temperature (and the Gauss-Newton softening unless `curvature_T` is set)
     map_every:int=1 # maps on every k-th batch (attention, jacobian)
     hessian_map_every:int=None # k for Hessian runs; None: `map_every`
-    every:int|float=0.125 # `LayerwiseLR` interval: epochs (int) or fraction of the run (float < 1)
-    rule:str='relative' # `LayerwiseLR` rule: 'relative', 'inverse' or 'rmsprop'
-    power:float=1. # `LayerwiseLR` sharpness: multipliers raised to this power
-    beta:float=0.9 # `LayerwiseLR` momentum
-    clip:tuple=(0.1, 10.) # `LayerwiseLR` multiplier bounds
-    scope:str='layer' # 'layer' or 'stage'
-    shared:bool=False # `LayerwiseLR` control: every layer gets the mean multiplier
+    every:int|float=0.125 # `LayerwiseLR` interval: epochs (int) or fraction of the run (float < 1); the callback's: 25 epochs
+    rule:str=LAYERWISE_DEFAULTS['rule'] # `LayerwiseLR` rule: 'relative', 'inverse' or 'rmsprop'
+    power:float=LAYERWISE_DEFAULTS['power'] # `LayerwiseLR` sharpness: multipliers raised to this power
+    beta:float=LAYERWISE_DEFAULTS['beta'] # `LayerwiseLR` momentum
+    clip:tuple=LAYERWISE_DEFAULTS['clip'] # `LayerwiseLR` multiplier bounds
+    scope:str=LAYERWISE_DEFAULTS['scope'] # 'layer' or 'stage'
+    shared:bool=LAYERWISE_DEFAULTS['shared'] # `LayerwiseLR` control: every layer gets the mean multiplier
     layerwise_base:str='multistep' # base schedule under layer-wise rates ('multistep' or 'constant')
     num_workers:int=None # loader processes of the per-item pipelines (coco, large folder images); None: fastai's default
     precision:str='fp32' # 'bf16' (autocast on the device: `BF16Autocast`), 'fp32', or 'auto': bf16 where the device computes in it
@@ -235,6 +236,14 @@ def map_options(c:ExperimentConfig, # a checked config
     if 'curvature' in spec: spec['T'] = ifnone(c.curvature_T, c.T)
     return spec
 
+# %% ../../nbs/40_experiments.config.ipynb #b0eb0fb1
+def check_count(value, # the value given
+                name:str, # the setting named in the message
+               )->int: # `value`, when allowed
+    "`value` if it is an int >= 1 (a numpy int too; not a bool), else a ValueError naming `name`"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1: return value
+    raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
 # %% ../../nbs/40_experiments.config.ipynb #b29443d0
 def _check_values(c:ExperimentConfig):
     "One clear error naming the first setting of `c` outside its range: the trainer's and the data's (the callbacks check their own options)"
@@ -242,7 +251,7 @@ def _check_values(c:ExperimentConfig):
     def number(v): return isinstance(v, (int, float, np.number)) and not isinstance(v, bool) and math.isfinite(v)
     def need(k, ok, what):
         if not ok(getattr(c, k)): raise ValueError(f"{k} must be {what}, got {getattr(c, k)!r}")
-    for k in ('width', 'epochs', 'bs'): need(k, lambda v: integer(v) and v >= 1, 'an int >= 1')
+    for k in ('width', 'epochs', 'bs'): check_count(getattr(c, k), k)
     for k in ('teacher_width', 'teacher_epochs', 'n_train', 'n_valid', 'n_classes', 'size'):
         need(k, lambda v: v is None or (integer(v) and v >= 1), 'an int >= 1 (or None)')
     for k in ('teacher_n_train', 'num_workers'): need(k, lambda v: v is None or (integer(v) and v >= 0), 'an int >= 0 (or None)')

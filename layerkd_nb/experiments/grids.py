@@ -123,8 +123,7 @@ def run_experiment(config:ExperimentConfig=None, # None: the `quick` preset
                    threads:int=None, # with `jobs > 1`: torch threads of each worker; None: `os.cpu_count() // jobs`
                   )->pd.DataFrame: # the Table 1 summary
     "Train the teacher and the grid of students of `config`; write results, table and plots"
-    for name, v in (('jobs', jobs), ('threads', ifnone(threads, 1))):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ValueError(f"{name} must be an int >= 1, got {v!r}")
+    check_count(jobs, 'jobs'); check_count(ifnone(threads, 1), 'threads')
     c = check_config(ifnone(config, config_for()))
     check_out(c, resume)
     out = Path(c.out)

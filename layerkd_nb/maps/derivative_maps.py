@@ -12,7 +12,8 @@ import torch
 from torch import nn, Tensor
 from .weight_derivatives import convert_batchnorm, autograd_batchnorm, native_train_batchnorm
 from .weight_derivatives import weight_jacobian, rademacher_like, weight_hvp, weight_gauss_newton_vp, weight_map, derivative_target, task_loss
-from .options import check_target, check_granularity, check_curvature, check_softening
+from .options import (check_target, check_granularity, check_curvature, check_softening,
+                                     default_temperature)
 from .core import MapMethod, AttentionMaps
 
 # %% ../../nbs/24_maps.derivative_maps.ipynb #a7c0e018
@@ -56,7 +57,7 @@ class HessianMaps(DerivativeMaps):
                  granularity:str='entry', # 'entry' or 'channel'
                  diagonal:bool=False, # per-layer blocks H_jj z_j instead of the joint [H z]_j
                  curvature:str='hessian', # 'hessian' (the exact product) or 'gauss_newton' (J^T H_out J z of the task loss)
-                 T:float=4., # 'gauss_newton': H_out of the task loss at logits / T (softened)
+                 T:float=default_temperature, # 'gauss_newton': H_out of the task loss at logits / T (softened)
                 ):
         super().__init__(target, granularity)
         check_curvature(curvature)
