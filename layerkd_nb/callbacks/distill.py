@@ -326,6 +326,7 @@ def plot_profile_maps(student_maps:list, # per layer, (rows, entries) maps: one 
         ax.plot(s.mean(0).cpu(), label='student', lw=1)
         ax.set_title(f'layer {layer} JSD {jsd(s, t).mean().item():.3g}', fontsize=8)
         ax.set_xlabel(xlabel, fontsize=7); ax.tick_params(labelsize=6)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))   # channels and entries are whole
     axs[0, 0].set_ylabel('share of the map', fontsize=7); axs[0, 0].legend(fontsize=6)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     return fig
