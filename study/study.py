@@ -45,7 +45,8 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 from layerkd_nb.experiments import (load_runs, read_results, collect_results, paired_difference, plot_band, config_for,
-                                    check_config, grid_finished, run_experiment, layerwise_verdict, report_experiments)
+                                    check_config, grid_finished, run_experiment, layerwise_verdict, report_experiments,
+                                    milestone_epochs)
 
 REPO = Path(__file__).resolve().parents[1]   # the repository: the study's runs are in REPO/results
 RESULTS = REPO/'results'
@@ -82,11 +83,12 @@ def control_multipliers(out, # folder of layer-wise runs, e.g. a `shared=True` c
 
 def arm_accuracy(sources:list, # (folder, method, lr_mode) triples whose finished runs make the arm (missing folders skipped)
                  metric:str='accuracy', # the metric compared
+                 epoch:str='last', # 'last' (the headline) or 'best' (selected on the validation images)
                 )->pd.Series: # the metric in % per seed
     "One arm's metric per seed, gathered from its folders (a seed may come from one folder only)"
     parts = []
     for folder, method, lr_mode in sources:
-        r = collect_results(folder) if Path(folder).exists() else pd.DataFrame()
+        r = collect_results(folder, epoch=epoch) if Path(folder).exists() else pd.DataFrame()
         if len(r): parts.append(r[(r.method == method) & (r.lr_mode == lr_mode)].set_index('seed')[metric] * 100)
     s = pd.concat(parts) if parts else pd.Series(dtype=float)
     if dup := sorted(set(s.index[s.index.duplicated()])): raise ValueError(
@@ -569,6 +571,104 @@ def regime_jobs()->list:
         (REGIME/f'jacobian-every{JACOBIAN_EVERY}', 'jacobian', dict(REGIME_KW, map_every=JACOBIAN_EVERY), s)]   # A7
     return check + [job for s in SEEDS.split(',') for job in arms(s)]
 
+# ## The regime's verdict: the arms A1-A7 and the tests R1-R5 exactly as study/regime.md pre-registered them
+
+def regime_arms(results=RESULTS, # the study's results folder
+               )->dict: # arm name -> its sources, (folder, method, lr_mode) triples (`arm_accuracy`)
+    "The regime's arms, where `regime_jobs` writes them"
+    r = Path(results)/REGIME.relative_to('results')
+    return {'A1 student alone': [(r/'multistep', 'none', 'multistep')],
+            'A2 Hinton KD': [(r/'multistep', 'kd', 'multistep')],
+            'A3 attention': [(r/'multistep', 'attention', 'multistep')],
+            'A4 attention, per-stage rates': [(r/'layerwise/attention-rmsprop-power3-stage', 'attention', 'layerwise')],
+            'A5 attention, shared rate': [(r/'layerwise/attention-rmsprop-power3-stage-shared', 'attention', 'layerwise')],
+            'A6 the recipe': [(r/'recipe/kd-attention-control', 'attention', 'layerwise')],
+            'A7 Jacobian maps, every 4th batch': [(r/f'jacobian-every{JACOBIAN_EVERY}', 'jacobian', 'multistep')]}
+
+EQUIVALENCE_MARGIN = 0.3   # points: R3's margin (study/regime.md)
+REGIME_TESTS = dict(   # study/regime.md: name -> (arm a, arm b, rule for a minus b)
+    R1=('A3 attention', 'A1 student alone', 'positive'),
+    R2=('A6 the recipe', 'A2 Hinton KD', 'positive'),
+    R3=('A4 attention, per-stage rates', 'A5 attention, shared rate', 'equivalent'),
+    R4=('A4 attention, per-stage rates', 'A3 attention', 'positive'),
+    R5=('A7 Jacobian maps, every 4th batch', 'A1 student alone', 'positive'))
+
+def equivalence_outcome(lo90:float, hi90:float, # the 90 % t-interval of a minus b
+                        lo95:float, hi95:float, # its 95 % t-interval
+                        seeds:int, # the seeds it is over
+                        planned:int=3, # the seeds the test needs
+                        margin:float=EQUIVALENCE_MARGIN, # points
+                       )->str:
+    "R3's rule: equivalent if the 90 % interval lies within +-margin (two one-sided tests at 5 %), refuted if the 95 % excludes 0"
+    if seeds < planned: return f'pending ({seeds} of {planned} seeds)'
+    if -margin <= lo90 and hi90 <= margin: return 'confirmed'
+    return 'refuted' if lo95 > 0 or hi95 < 0 else 'inconclusive'
+
+def regime_table(results=RESULTS, # the study's results folder
+                )->pd.DataFrame:
+    "Per arm: finished seeds, mean and standard deviation over seeds of the last epoch's accuracy, and of the best epoch's"
+    rows = []
+    for name, sources in regime_arms(results).items():
+        last, best = (arm_accuracy(sources, epoch=e) for e in ('last', 'best'))
+        rows.append(dict(arm=name, seeds=len(last), last_mean=last.mean(), last_sd=last.std(ddof=1),
+                         best_mean=best.mean(), best_sd=best.std(ddof=1)))
+    return pd.DataFrame(rows)
+
+def regime_tests(results=RESULTS, # the study's results folder
+                 planned:int=3, # the seeds each test needs
+                )->pd.DataFrame:
+    "Each pre-registered test: a minus b at the last epoch, paired by seed, its 95 % (and 90 %) t-interval and outcome; the best epoch's difference beside"
+    arms, rows = regime_arms(results), []
+    for name, (a, b, rule) in REGIME_TESTS.items():
+        last = {n: arm_accuracy(arms[n]) for n in (a, b)}
+        d95, d90 = (paired_difference(last[a], last[b], level) for level in (0.95, 0.90))
+        best = paired_difference(*(arm_accuracy(arms[n], epoch='best') for n in (a, b)))
+        outcome = (equivalence_outcome(d90['lo'], d90['hi'], d95['lo'], d95['hi'], d95['seeds'], planned) if rule == 'equivalent'
+                   else hypothesis_outcome(rule, d95['lo'], d95['hi'], d95['seeds'], planned))
+        rows.append(dict(test=name, a=a, b=b, rule=rule, seeds=d95['seeds'], diff=d95['diff'], lo=d95['lo'], hi=d95['hi'],
+                         lo90=d90['lo'], hi90=d90['hi'], outcome=outcome, best_diff=best['diff'], best_lo=best['lo'],
+                         best_hi=best['hi']))
+    return pd.DataFrame(rows)
+
+def regime_markdown(arms:pd.DataFrame, # `regime_table`
+                    tests:pd.DataFrame, # `regime_tests`
+                   )->str:
+    "The regime's two tables in Markdown: the arms (mean +- sd, last and best epoch), then the tests and their outcomes"
+    def sd(m, s, n): return '–' if n == 0 else f'{m:.2f}' if n == 1 else f'{m:.2f} +- {s:.2f}'
+    def rule(r): return f'within +-{EQUIVALENCE_MARGIN} (90 % CI)' if r == 'equivalent' else '> 0 (95 % CI)'
+    def table(head, rows): return ['| ' + ' | '.join(c) + ' |' for c in [head, ['---'] * len(head), *rows]]
+    one = table(['arm', 'seeds', 'last epoch, % (mean +- sd)', 'best epoch, % (selected on the test images)'],
+                [[r.arm, str(r.seeds), sd(r.last_mean, r.last_sd, r.seeds), sd(r.best_mean, r.best_sd, r.seeds)]
+                 for r in arms.itertuples()])
+    two = table(['test', 'a minus b', 'rule', 'last epoch [95 % CI]', '90 % CI', 'seeds', 'outcome', 'best epoch [95 % CI]'],
+                [[r.test, f'{r.a} minus {r.b}', rule(r.rule), interval_text(r.diff, r.lo, r.hi, r.seeds),
+                  '–' if r.seeds < 2 else f'[{r.lo90:+.2f}, {r.hi90:+.2f}]', str(r.seeds), r.outcome,
+                  interval_text(r.best_diff, r.best_lo, r.best_hi, r.seeds)] for r in tests.itertuples()])
+    return '\n'.join(one + [''] + two)
+
+def regime_teacher_run(results=RESULTS, # the study's results folder
+                      )->dict: # its `results.json`, read (`read_results`), as a dict
+    "The regime's teacher's results: the one run under `results`/cifar10-regime-teacher"
+    files = sorted((Path(results)/'cifar10-regime-teacher/teachers').glob('*/results.json'))
+    if len(files) != 1: raise FileNotFoundError(f"{len(files)} teachers under {results}/cifar10-regime-teacher, expected 1")
+    return asdict(read_results(files[0]))
+
+def plot_teacher(run:dict, # a run's results (`regime_teacher_run`)
+                )->plt.Figure:
+    "A run's test accuracy and losses per epoch, the lr decays marked"
+    rows, c = run['per_epoch'], run['config']
+    epochs = [r['epoch'] for r in rows]
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(9, 3))
+    acc.plot(epochs, [100 * r[run['metric']] for r in rows], marker='.')
+    acc.set(title=f"{run['arch']} width {run['width']}: test {run['metric']}", xlabel='epoch', ylabel='%')
+    for name in ('train_loss', 'valid_loss'): loss.plot(epochs, [r[name] for r in rows], marker='.', label=name)
+    loss.set(title='losses', xlabel='epoch'); loss.legend(fontsize=8)
+    for m in milestone_epochs(c['milestones'], run['epochs'])[0]:   # the lr falls after epoch m
+        for ax in (acc, loss): ax.axvline(m + 0.5, color='grey', lw=0.8, ls='--')
+    for ax in (acc, loss): ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    return fig
+
 QUEUES = dict(study=study_jobs, fast_path=fast_path_jobs, regime=regime_jobs)   # `run --queue NAME`: the jobs a worker takes
 
 def job_config(folder:Path, methods:str, kw:dict, data:str, seeds:str=SEEDS):
@@ -653,6 +753,7 @@ def main(argv:list=None):
     r.add_argument('--skip', help='leave the jobs whose folder starts with this path to other workers')
     for c in (r, j): c.add_argument('--queue', default='study', choices=list(QUEUES), help="the job queue (default: the study's)")
     commands.add_parser('parity', help="the fast path's parity with float32 (results/study/fast-path.md)")
+    commands.add_parser('regime', help="the regime's tables (results/study/regime.md) and its teacher's curve (regime-teacher.png)")
     rt = commands.add_parser('regime-teacher', help="train the cifar10-regime teacher alone (resumable; one worker)")
     rt.add_argument('--data', required=True, help="CIFAR-10's root")
     s.add_argument('--seeds', help='the seeds (default: the preset\'s, 0)')
@@ -669,6 +770,10 @@ def main(argv:list=None):
     if a.command == 'jobs': print(jobs_table(a.data, a.queue).to_string(index=False))
     elif a.command == 'run': run_jobs(a.data, a.only, a.skip, a.queue)
     elif a.command == 'regime-teacher': regime_teacher(a.data)
+    elif a.command == 'regime':
+        text = regime_markdown(regime_table(), regime_tests()); (STUDY/'regime.md').write_text(text + '\n'); print(text)
+        plot_teacher(regime_teacher_run()).savefig(STUDY/'regime-teacher.png', dpi=110, bbox_inches='tight')
+        print(f'study.py: wrote {STUDY}/regime.md and {STUDY}/regime-teacher.png')
     elif a.command == 'parity':
         text = parity_markdown(parity_table()); (STUDY/'fast-path.md').write_text(text + '\n'); print(text)
     elif a.command == 'screen': run_screen(a.data, a.seeds, a.only)
