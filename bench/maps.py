@@ -65,6 +65,10 @@ bandwidth, not FLOPs, so time above the floor is where they show):
   exact maps of the same batch and random vectors: `hessian:gauss_newton` against `hessian`'s exact product; 0 for
   exact configurations (the same arithmetic as their reference).
 
+`--precision bf16 --channels-last` adds the fast path, bf16 autocast in the memory format the library chooses per method
+(`channels_last_default`: channels-last, except derivative maps on the CPU, NCHW), against float32 NCHW in the same run;
+`--channels-last all` makes every method channels-last (the fast path before `channels_last_default`).
+
 `--profile` with no configuration profiles, after the table, every configuration whose time is more than 1.3x its
 floor (time ratio / floor ratio > 1.3). `--json FILE` writes `{config: {"time_ratio", "flop_ratio", "floor_ratio",
 "memory_ratio", "map_jsd"}}` (one width; with several, `{width: {config: ...}}`).
@@ -108,8 +112,16 @@ def _method_kwargs(name, kw):
     old_defaults = dict(target='loss', granularity='entry') if name == 'jacobian' else {}   # (before JacobianMaps' defaults became logits/channel)
     return {**old_defaults, **kw}
 
-def _fast(student, teacher, x):
-    "The fast path's memory format: student, teacher and images channels-last (`BF16Autocast` + fastai's `ChannelsLast`)"
+CHANNELS_LAST = 'default'   # the fast path's memory format: 'default' as the library chooses per method, 'all' channels-last
+
+def fast_channels_last(method, device)->bool:
+    "Whether the fast path of `method` (a `MapMethod` or None) is channels-last: `channels_last_default`, or always (`CHANNELS_LAST='all'`)"
+    from layerkd_nb.callbacks.precision import channels_last_default
+    return CHANNELS_LAST == 'all' or channels_last_default(method, device)
+
+def _fast(student, teacher, x, channels_last=True):
+    "The fast path's memory format: student, teacher and images channels-last (`BF16Autocast` + fastai's `ChannelsLast`), or as they are"
+    if not channels_last: return student, teacher, x
     cl = torch.channels_last
     return student.to(memory_format=cl), teacher.to(memory_format=cl), x.contiguous(memory_format=cl)
 
@@ -121,9 +133,9 @@ def _setup(config, width, bs, device, map_every=1, fast=False):
     from layerkd_nb.maps import get_method, convert_batchnorm
     from layerkd_nb.jsd import layer_divergences
     student, teacher, pairs, x, y = _problem(width, bs, device)
-    if fast: student, teacher, x = _fast(student, teacher, x)
     name, kw, measure = _method_of(config)
     method = get_method(name, **_method_kwargs(name, kw)) if name in GOALS else None
+    if fast: student, teacher, x = _fast(student, teacher, x, fast_channels_last(method, device))
     if method: method.prepare(student)
     if config == 'ce_autograd_bn': convert_batchnorm(student)
     reuse = measure and getattr(method, 'reads_loss_gradients', False)   # a loss-gradient map read from the backward's own gradients
@@ -258,7 +270,7 @@ def fast_map_error(config, width, bs, device):
             s_maps = method.student_maps(s, pairs, xs, y, F.cross_entropy, pred, None, captured, create_graph=False, **state)
             return s_maps + method.teacher_maps(t, pairs, xs, y, F.cross_entropy, **state)
     fp32 = maps(student, teacher, x, False)
-    return layer_divergences([m.float() for m in maps(*_fast(student, teacher, x), True)], fp32).mean().item()
+    return layer_divergences([m.float() for m in maps(*_fast(student, teacher, x, fast_channels_last(method, device)), True)], fp32).mean().item()
 
 def matmul_rate(dtype=torch.bfloat16, n:int=2048, repeats:int=5)->float:
     "GFLOP/s of an n x n matrix product in `dtype` on the CPU with torch's threads (the best of `repeats`)"
@@ -303,6 +315,10 @@ def worker(config, width, bs, warmup, steps, device, count=True, cpu_time=False,
     timed = times[warmup:]
     amortised = map_every is not None or config.endswith('@')
     res = dict(config=config, width=width, memory=peak - base, time=statistics.mean(timed) if amortised else statistics.median(timed))
+    if fast:
+        from layerkd_nb.maps import get_method
+        n, kw, _ = _method_of(name)
+        res['channels_last'] = fast_channels_last(get_method(n, **_method_kwargs(n, kw)) if n in GOALS else None, device)
     if count and fast: res['fast_map_jsd'] = fast_map_error(name, width, bs, device)
     elif count:
         res['flops'] = step_flops(step, map_every or 1)
@@ -317,7 +333,10 @@ def profile(config, width, bs, device, rows=15, fast=False):
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith('cuda') else [])
     with torch_profile(activities=activities) as prof: step()
     key = 'self_cuda_time_total' if device.startswith('cuda') else 'self_cpu_time_total'
-    print(f"## {config}, width {width}, batch {bs}, {device}{', bf16 + channels-last' if fast else ''}\n")
+    from layerkd_nb.maps import get_method
+    name, kw, _ = _method_of(config)
+    cl = fast and fast_channels_last(get_method(name, **_method_kwargs(name, kw)) if name in GOALS else None, device)
+    print(f"## {config}, width {width}, batch {bs}, {device}{(', bf16 + ' + ('channels-last' if cl else 'NCHW')) if fast else ''}\n")
     phases = sorted((e for e in prof.key_averages() if e.key[:2] in ('1 ', '2 ', '3 ', '4 ')), key=lambda e: e.key)
     total = sum(e.cpu_time_total for e in phases)
     print('| phase | ms | share |\n|---|---|---|')
@@ -329,7 +348,7 @@ def _run_worker(config, width, bs, warmup, steps, device, count=True, cpu_time=F
     out = subprocess.run([sys.executable, __file__, '--worker', config, '--widths', str(width), '--bs', str(bs), '--warmup', str(warmup),
                           '--steps', str(steps), '--device', device, '--threads', str(torch.get_num_threads())]
                          + ([] if count else ['--no-count']) + (['--cpu-time'] if cpu_time else [])
-                         + (['--precision', 'bf16', '--channels-last'] if fast else []), capture_output=True, text=True)
+                         + (['--precision', 'bf16', '--channels-last', CHANNELS_LAST] if fast else []), capture_output=True, text=True)
     if out.returncode: sys.exit(f"{config} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -371,7 +390,8 @@ def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS, json_
         res = {c: dict(min((r[c] for r in rounds), key=lambda o: o['time']), **{k: rounds[0][c][k] for k in ('flops', 'passes', 'implemented', 'map_jsd')})
                for c in configs}
         results[width], everything[width] = ratios(res), res
-        if fast: fast_res[width] = {c: dict(min((r[c] for r in fast_rounds), key=lambda o: o['time']), fast_map_jsd=fast_rounds[0][c]['fast_map_jsd'])
+        if fast: fast_res[width] = {c: dict(min((r[c] for r in fast_rounds), key=lambda o: o['time']), fast_map_jsd=fast_rounds[0][c]['fast_map_jsd'],
+                                    channels_last=fast_rounds[0][c]['channels_last'])
                                     for c in configs}
         for config, q in results[width].items():
             name, k = _split_config(config)
@@ -382,17 +402,17 @@ def run_all(widths, bs, warmup, steps, device, repeats=1, configs=CONFIGS, json_
                   f"{q['time_ratio'] / q['floor_ratio']:.2f} | {goal} | {res[config]['memory']/2**20:.0f} | {q['memory_ratio']:.2f} | "
                   f"{q['map_jsd']:.2g} |", flush=True)
     if fast:
-        print("\n## The fast path: bf16 autocast + channels-last against float32, same run\n")
-        print("| width | method | float32 step (s) | fast step (s) | speed-up | goal | met | fast map JSD (nats) | bf16 ideal (s) | fast / ideal |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(f"\n## The fast path: bf16 autocast (memory format: {CHANNELS_LAST}) against float32 NCHW, same run\n")
+        print("| width | method | format | float32 step (s) | fast step (s) | speed-up | goal | met | fast map JSD (nats) | bf16 ideal (s) | fast / ideal |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for width in widths:
             for config in configs:
                 r, f = everything[width][config], fast_res[width][config]
                 speedup, goal = r['time'] / f['time'], _fast_goal(config, width)
                 ideal = r['flops'] / (rate * 1e9) if rate else float('nan')   # the step's FLOPs at the bf16 matmul rate
-                results[width][config].update(speedup=speedup, fast_map_jsd=f['fast_map_jsd'], step_s=r['time'], fast_step_s=f['time'],
+                results[width][config].update(speedup=speedup, channels_last=f['channels_last'], fast_map_jsd=f['fast_map_jsd'], step_s=r['time'], fast_step_s=f['time'],
                                               bf16_ideal_s=ideal, fast_memory_ratio=f['memory'] / r['memory'])
-                print(f"| {width} | {config} | {r['time']:.3f} | {f['time']:.3f} | {speedup:.2f}x | {'' if goal is None else f'>= {goal}x'} | "
+                print(f"| {width} | {config} | {'channels-last' if f['channels_last'] else 'NCHW'} | {r['time']:.3f} | {f['time']:.3f} | {speedup:.2f}x | {'' if goal is None else f'>= {goal}x'} | "
                       f"{'' if goal is None else 'yes' if speedup >= goal else 'no'} | {f['fast_map_jsd']:.2g} | {ideal:.3f} | "
                       f"{f['time'] / ideal:.1f} |", flush=True)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
@@ -438,11 +458,14 @@ if __name__ == '__main__':
     parser.add_argument('--threads', type=int, help='torch intra-op threads (default: torch\'s)')
     parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32', help="bf16: also time every configuration on the "
                         "fast path (bf16 autocast, with --channels-last), same run: speed-up over float32 and the maps' JSD to float32's")
-    parser.add_argument('--channels-last', action='store_true', help='with --precision bf16: channels-last models and images (the fast path)')
+    parser.add_argument('--channels-last', nargs='?', const='default', choices=('default', 'all'),
+                        help="with --precision bf16, the fast path's memory format: 'default' (no value) as the library chooses per method "
+                        "(`channels_last_default`: channels-last except derivative maps on the CPU), 'all' channels-last for every method")
     a = parser.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     fast = a.precision == 'bf16'
-    if fast and not a.channels_last: parser.error('the fast path is bf16 with channels-last: pass --precision bf16 --channels-last')
+    if fast and not a.channels_last: parser.error('the fast path is bf16 in its memory format: pass --precision bf16 --channels-last [all]')
+    if a.channels_last: CHANNELS_LAST = a.channels_last
     table = dict(json_path=a.json, passes=a.passes, auto_profile=a.profile is True, cpu_time=a.cpu_time, fast=fast)
     if a.worker: worker(a.worker, a.widths[0], a.bs, a.warmup, a.steps, a.device, not a.no_count, a.cpu_time, fast)
     elif isinstance(a.profile, str): profile(a.profile, a.widths[0], a.bs, a.device, fast=fast)

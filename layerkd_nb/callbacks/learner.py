@@ -15,7 +15,7 @@ from fastai.learner import Learner
 from .distill import MapDistillation
 from .layerwise import LayerwiseLR, RISING_RATE
 from fastai.callback.channelslast import ChannelsLast
-from .precision import BF16Autocast, bf16_supported
+from .precision import BF16Autocast, bf16_supported, channels_last_default
 from ..maps.options import default_temperature
 from .options import check_precision
 
@@ -41,7 +41,7 @@ def distill_learner(dls, # the student's DataLoaders
                     distill_kwargs:dict=None, # more arguments of `MapDistillation` (scale_every, grad_fraction, calibration_batches, grad_norm_every)
                     pairs:list=None, # (student name, teacher name) module pairs; None: found (`layer_pairs`)
                     precision:str='fp32', # 'bf16' (`BF16Autocast`), 'fp32', or 'auto': bf16 where `dls.device` computes in it
-                    channels_last:bool=None, # fastai's `ChannelsLast` (the teacher follows the student); None: with bf16
+                    channels_last:bool=None, # fastai's `ChannelsLast` (the teacher follows the student); None: bf16's `channels_last_default`
                     cbs=None, # more callbacks
                     **learner_kwargs, # passed to `Learner` (metrics, loss_func, opt_func, splitter, path, ...)
                    )->Learner:
@@ -54,11 +54,13 @@ def distill_learner(dls, # the student's DataLoaders
     if layerwise and method is None: raise ValueError("`layerwise=True` needs a map method ('attention', 'jacobian', 'hessian'): "
                                                       "the layer-wise lrs are driven by the maps' divergences")
     callbacks = L(cbs)
-    if distill: callbacks += MapDistillation(teacher, method, weight, map_every, kd_weight, T, pairs=pairs, **(distill_kwargs or {}))
+    distillation = MapDistillation(teacher, method, weight, map_every, kd_weight, T, pairs=pairs, **(distill_kwargs or {})) if distill else None
+    if distill: callbacks += distillation
     if layerwise: callbacks += LayerwiseLR(**(layerwise_kwargs or {}))
     precision = resolve_precision(precision, dls.device)
     if precision == 'bf16': callbacks += BF16Autocast()
-    if ifnone(channels_last, precision == 'bf16'): callbacks += ChannelsLast()
+    if ifnone(channels_last, precision == 'bf16' and channels_last_default(getattr(distillation, 'method', None), dls.device)):
+        callbacks += ChannelsLast()
     return Learner(dls, student, cbs=callbacks, **learner_kwargs)
 
 # %% ../../nbs/37_callbacks.learner.ipynb #64dd1f6b

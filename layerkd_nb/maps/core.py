@@ -18,13 +18,30 @@ from ..models.resnets import stage_modules
 from .weight_derivatives import task_loss
 
 # %% ../../nbs/23_maps.core.ipynb #fa250574
+class _ChannelMeanPower(torch.autograd.Function):
+    "Mean over dim 1 of `|x|**p` in the working dtype; its gradient in `x`'s dtype and memory format"
+    @staticmethod
+    def forward(ctx, x, p):
+        ctx.save_for_backward(x); ctx.p = p
+        w = x.to(working_dtype(x.dtype))
+        return (w.square() if p == 2 else w.abs().pow(p)).mean(1)
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        p, w = ctx.p, x.to(grad.dtype)
+        # d/dx mean_c |x|^p = p/C sign(x) |x|^(p-1): the per-position factor expanded over the channels once, into a
+        # tensor laid out as `x` (`empty_like`), so that the product runs on two tensors of the same layout
+        factor = torch.empty_like(w).copy_((grad * (p / x.shape[1]))[:, None].expand_as(w))
+        return ((w if p == 2 else w.sign() * w.abs().pow(p - 1)) * factor).to(x.dtype), None
+
+# %% ../../nbs/23_maps.core.ipynb #fa250575
 def attention_map(features:Tensor, # (B, C, H, W) stage output
                   p:float=2, # power of |F| averaged over channels
                   size:int=None, # resample the map to `size`x`size` (area average); None: keep H x W
                  )->Tensor: # (B, H*W) or (B, size*size), each row a distribution, float32 (float64 for float64)
     "Channel mean of `|features|**p`, computed in float32 or wider, flattened and normalised to sum 1 per sample"
     if features.dim() != 4: raise ValueError(f"attention_map needs (B, C, H, W) features, got shape {tuple(features.shape)}")
-    a = features.abs().to(working_dtype(features.dtype)).pow(p).mean(1)
+    a = _ChannelMeanPower.apply(features, p)
     if size is not None: a = F.adaptive_avg_pool2d(a[:, None], size)[:, 0]
     return to_distribution(a.flatten(1))
 
