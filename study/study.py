@@ -554,36 +554,33 @@ def regime_teacher(data:str):
 REGIME_KW = dict(preset='cifar10-regime', lr_modes='multistep')
 JACOBIAN_EVERY = 4   # the regime's Jacobian maps on every 4th batch (study/regime.md: its cost)
 
+REGIME_ARMS = {   # study/regime.md's arms: name -> (folder under REGIME, method, settings over REGIME_KW)
+    'A1 student alone': ('multistep', 'none', {}),
+    'A2 Hinton KD': ('multistep', 'kd', {}),
+    'A3 attention': ('multistep', 'attention', {}),
+    'A4 attention, per-stage rates': ('layerwise/attention-rmsprop-power3-stage', 'attention',
+                                      dict(STAGE, lr_modes='layerwise')),
+    'A5 attention, shared rate': ('layerwise/attention-rmsprop-power3-stage-shared', 'attention',
+                                  dict(STAGE_SHARED, lr_modes='layerwise')),
+    'A6 the recipe': ('recipe/kd-attention-control', 'attention',
+                      dict(STAGE_SHARED, lr_modes='layerwise', map_kd_weight=1.)),
+    'A7 Jacobian maps, every 4th batch': (f'jacobian-every{JACOBIAN_EVERY}', 'jacobian', dict(map_every=JACOBIAN_EVERY))}
+REGIME_ORDER = ('A1', 'A3', 'A4', 'A5', 'A2', 'A6', 'A7')   # within a seed, as pre-registered
+
 def regime_jobs()->list:
     "The regime's queue as pre-registered in study/regime.md: the map_every check, then a seed at a time A1, A3, A4, A5, A2, A6, A7"
     check = [(REGIME/f'checks/jacobian-every{k}', 'jacobian', dict(REGIME_KW, n_train=5_000, teacher_n_train=0, epochs=4,
                                                                     map_every=k), '1') for k in (1, JACOBIAN_EVERY)]
-    def arms(s): return [
-        (REGIME/'multistep', 'none', REGIME_KW, s),                                              # A1
-        (REGIME/'multistep', 'attention', REGIME_KW, s),                                         # A3
-        (REGIME/'layerwise/attention-rmsprop-power3-stage', 'attention',
-         dict(REGIME_KW, **STAGE, lr_modes='layerwise'), s),                                          # A4
-        (REGIME/'layerwise/attention-rmsprop-power3-stage-shared', 'attention',
-         dict(REGIME_KW, **STAGE_SHARED, lr_modes='layerwise'), s),                                   # A5
-        (REGIME/'multistep', 'kd', REGIME_KW, s),                                                # A2
-        (REGIME/'recipe/kd-attention-control', 'attention',
-         dict(REGIME_KW, **STAGE_SHARED, lr_modes='layerwise', map_kd_weight=1.), s),                 # A6
-        (REGIME/f'jacobian-every{JACOBIAN_EVERY}', 'jacobian', dict(REGIME_KW, map_every=JACOBIAN_EVERY), s)]   # A7
-    return check + [job for s in SEEDS.split(',') for job in arms(s)]
+    arms = [next(a for name, a in REGIME_ARMS.items() if name.startswith(k + ' ')) for k in REGIME_ORDER]
+    return check + [(REGIME/folder, method, dict(REGIME_KW, **kw), s) for s in SEEDS.split(',') for folder, method, kw in arms]
 
 # ## The regime's verdict: the arms A1-A7 and the tests R1-R5 exactly as study/regime.md pre-registered them
 
 def regime_arms(results=RESULTS, # the study's results folder
                )->dict: # arm name -> its sources, (folder, method, lr_mode) triples (`arm_accuracy`)
-    "The regime's arms, where `regime_jobs` writes them"
+    "The regime's arms (`REGIME_ARMS`), where `regime_jobs` writes them"
     r = Path(results)/REGIME.relative_to('results')
-    return {'A1 student alone': [(r/'multistep', 'none', 'multistep')],
-            'A2 Hinton KD': [(r/'multistep', 'kd', 'multistep')],
-            'A3 attention': [(r/'multistep', 'attention', 'multistep')],
-            'A4 attention, per-stage rates': [(r/'layerwise/attention-rmsprop-power3-stage', 'attention', 'layerwise')],
-            'A5 attention, shared rate': [(r/'layerwise/attention-rmsprop-power3-stage-shared', 'attention', 'layerwise')],
-            'A6 the recipe': [(r/'recipe/kd-attention-control', 'attention', 'layerwise')],
-            'A7 Jacobian maps, every 4th batch': [(r/f'jacobian-every{JACOBIAN_EVERY}', 'jacobian', 'multistep')]}
+    return {name: [(r/folder, method, dict(REGIME_KW, **kw)['lr_modes'])] for name, (folder, method, kw) in REGIME_ARMS.items()}
 
 EQUIVALENCE_MARGIN = 0.3   # points: R3's margin (study/regime.md)
 REGIME_TESTS = dict(   # study/regime.md: name -> (arm a, arm b, rule for a minus b)
